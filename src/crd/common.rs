@@ -1,0 +1,53 @@
+//! Types shared by both custom resources.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A Secret in the object's own namespace holding Meetings API credentials.
+///
+/// The Secret holds the application id under `applicationId` and the PEM
+/// private key under `privateKey` (the key names can be changed here).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsRef {
+    /// Name of the Secret (same namespace; never another namespace).
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key holding the application id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub application_id_key: Option<String>,
+    /// Key holding the PEM private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub private_key_key: Option<String>,
+}
+
+impl CredentialsRef {
+    /// Default key of the application id.
+    pub const APPLICATION_ID_KEY: &'static str = "applicationId";
+    /// Default key of the private key.
+    pub const PRIVATE_KEY_KEY: &'static str = "privateKey";
+
+    /// The key holding the application id.
+    pub fn application_id_key(&self) -> &str {
+        self.application_id_key
+            .as_deref()
+            .unwrap_or(Self::APPLICATION_ID_KEY)
+    }
+
+    /// The key holding the private key.
+    pub fn private_key_key(&self) -> &str {
+        self.private_key_key
+            .as_deref()
+            .unwrap_or(Self::PRIVATE_KEY_KEY)
+    }
+}
+
+/// A reference to another object of the same namespace by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LocalObjectRef {
+    /// Object name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}

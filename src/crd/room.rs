@@ -1,0 +1,210 @@
+//! The `MeetingRoom` custom resource.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::common::{CredentialsRef, LocalObjectRef};
+
+/// Lifetime model of a room.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    /// Expires ten minutes after creation and cannot be changed.
+    #[default]
+    Instant,
+    /// Lives until `expiresAt`; mutable fields can be changed.
+    LongTerm,
+}
+
+/// Who may join, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinApproval {
+    /// Anyone with the link joins at once.
+    None,
+    /// Participants wait until the host has joined.
+    AfterOwnerOnly,
+    /// The host approves each participant.
+    ExplicitApproval,
+}
+
+/// What happens in the API when a `MeetingRoom` is deleted (the API cannot delete rooms).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub enum RoomDeletionPolicy {
+    /// Leave the room as it is.
+    #[default]
+    Orphan,
+    /// Set a long-term room to expire at the earliest time the API allows.
+    Expire,
+}
+
+/// Recording behaviour, fixed at creation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomRecordingOptions {
+    /// Record every session automatically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_record: Option<bool>,
+    /// Record only the owner's screen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_only_owner: Option<bool>,
+}
+
+/// Callback endpoints of a room.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomCallbackUrls {
+    /// Receives room events such as `room:expired`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = "^https?://.+$"), length(max = 2048))]
+    pub rooms_callback_url: Option<String>,
+    /// Receives session and participant events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = "^https?://.+$"), length(max = 2048))]
+    pub sessions_callback_url: Option<String>,
+    /// Receives recording events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = "^https?://.+$"), length(max = 2048))]
+    pub recordings_callback_url: Option<String>,
+}
+
+/// UI features of a room.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomFeatures {
+    /// Recording button shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_recording_available: Option<bool>,
+    /// Chat shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_chat_available: Option<bool>,
+    /// Whiteboard shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_whiteboard_available: Option<bool>,
+}
+
+/// Desired state of a Meetings room.
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "meetings.vonage.com",
+    version = "v1alpha1",
+    kind = "MeetingRoom",
+    namespaced,
+    status = "MeetingRoomStatus",
+    shortname = "mroom",
+    shortname = "mrooms",
+    category = "meetings",
+    printcolumn = r#"{"name":"Type","type":"string","jsonPath":".spec.type"}"#,
+    printcolumn = r#"{"name":"Code","type":"string","jsonPath":".status.meetingCode"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Expires","type":"date","jsonPath":".status.expiresAt"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Guest URL","type":"string","priority":1,"jsonPath":".status.guestUrl"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    cel
+)]
+#[x_kube(
+    validation = Rule::new("self.type != 'long_term' || has(self.expiresAt)").message("expiresAt is required for long_term rooms"),
+    validation = Rule::new("self.type != 'instant' || !has(self.expiresAt)").message("expiresAt is not allowed for instant rooms: they expire 10 minutes after creation"),
+    validation = Rule::new("self.type == 'long_term' || !has(self.expireAfterUse)").message("expireAfterUse is only allowed for long_term rooms"),
+    validation = Rule::new("self.type == 'long_term' || self.deletionPolicy != 'Expire'").message("deletionPolicy Expire is only allowed for long_term rooms: instant rooms expire on their own"),
+    validation = Rule::new("self.type == oldSelf.type").message("type is immutable: the Meetings API sets it only when the room is created; create a new MeetingRoom instead"),
+    validation = Rule::new("has(self.metadata) == has(oldSelf.metadata) && (!has(self.metadata) || self.metadata == oldSelf.metadata)").message("metadata is immutable: the Meetings API sets it only when the room is created; create a new MeetingRoom instead"),
+    validation = Rule::new("has(self.recordingOptions) == has(oldSelf.recordingOptions) && (!has(self.recordingOptions) || self.recordingOptions == oldSelf.recordingOptions)").message("recordingOptions is immutable: the Meetings API sets it only when the room is created; create a new MeetingRoom instead"),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingRoomSpec {
+    /// Name shown to participants (create-only).
+    #[schemars(length(min = 1, max = 200))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("displayName is immutable: the Meetings API sets it only when the room is created; create a new MeetingRoom instead"))]
+    pub display_name: String,
+    /// `instant` (default) or `long_term` (create-only).
+    #[serde(default, rename = "type")]
+    pub room_type: RoomKind,
+    /// Expiry of a long-term room (RFC 3339); required for them, forbidden for instant rooms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
+    pub expires_at: Option<String>,
+    /// Close a long-term room after its first session ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_after_use: Option<bool>,
+    /// Free text passed in callback headers (create-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 500))]
+    pub metadata: Option<String>,
+    /// Recording behaviour (create-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_options: Option<RoomRecordingOptions>,
+    /// A `MeetingTheme` in this namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme_ref: Option<LocalObjectRef>,
+    /// Join approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_approval_level: Option<JoinApproval>,
+    /// Callback endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_urls: Option<RoomCallbackUrls>,
+    /// UI features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_features: Option<RoomFeatures>,
+    /// `Orphan` (default) or `Expire`.
+    #[serde(default)]
+    pub deletion_policy: RoomDeletionPolicy,
+    /// Credentials Secret in this namespace; the operator's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_ref: Option<CredentialsRef>,
+}
+
+/// A create call whose answer has not been recorded yet.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingCreate {
+    /// When the create was attempted (RFC 3339).
+    pub started_at: String,
+    /// Application the create was sent to.
+    pub application_id: String,
+}
+
+/// Observed state of a Meetings room.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingRoomStatus {
+    /// `Ready` and `Synced`.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// Generation the conditions describe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Id of the remote room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<String>,
+    /// Numeric meeting code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting_code: Option<String>,
+    /// Join URL for guests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_url: Option<String>,
+    /// When the room expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Whether sessions can still start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_available: Option<bool>,
+    /// Theme id in force (resolved from `themeRef`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme_id: Option<String>,
+    /// Secret (owned by this room) holding the host URL under `hostUrl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_url_secret_name: Option<String>,
+    /// Application that owns the remote room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<String>,
+    /// Set just before a create call, cleared when its answer is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_create: Option<PendingCreate>,
+}

@@ -1,0 +1,99 @@
+//! Serde helpers that accept the variations the live service produced.
+
+/// Optional timestamps: RFC 3339 with or without fraction, or a plain date
+/// (taken as midnight UTC). Serialized as RFC 3339 with milliseconds.
+pub mod timestamp {
+    use jiff::{Timestamp, civil::Date, tz::TimeZone};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Formats a timestamp the way the service does: `2023-01-24T03:20:38.629Z`.
+    pub fn format(ts: &Timestamp) -> String {
+        ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    }
+
+    /// Parses RFC 3339, or a plain date as midnight UTC.
+    pub fn parse(text: &str) -> Option<Timestamp> {
+        if let Ok(ts) = text.parse::<Timestamp>() {
+            return Some(ts);
+        }
+        let date: Date = text.parse().ok()?;
+        date.to_zoned(TimeZone::UTC).ok().map(|z| z.timestamp())
+    }
+
+    pub fn serialize<S: Serializer>(value: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(ts) => s.serialize_str(&format(ts)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        let raw = Option::<String>::deserialize(d)?;
+        match raw.as_deref() {
+            None | Some("") => Ok(None),
+            Some(text) => parse(text).map(Some).ok_or_else(|| {
+                serde::de::Error::custom(format!("not an ISO 8601 timestamp: {text:?}"))
+            }),
+        }
+    }
+}
+
+/// Optional unsigned numbers sent as numbers or as numeric strings.
+pub mod opt_u64 {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumberOrText {
+        Number(u64),
+        Float(f64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Ok(match Option::<NumberOrText>::deserialize(d)? {
+            None => None,
+            Some(NumberOrText::Number(n)) => Some(n),
+            Some(NumberOrText::Float(f)) if f >= 0.0 => Some(f as u64),
+            Some(NumberOrText::Float(_)) => None,
+            Some(NumberOrText::Text(t)) => t.trim().parse().ok(),
+        })
+    }
+}
+
+/// `_embedded` as `{"rooms": [...]}` (the spec) or a flat array (the live service).
+pub fn embedded_rooms<'de, D>(d: D) -> Result<Vec<super::models::Room>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Embedded {
+        Flat(Vec<super::models::Room>),
+        Wrapped {
+            #[serde(default)]
+            rooms: Vec<super::models::Room>,
+        },
+    }
+
+    Ok(match Option::<Embedded>::deserialize(d)? {
+        None => Vec::new(),
+        Some(Embedded::Flat(rooms)) | Some(Embedded::Wrapped { rooms }) => rooms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timestamp;
+
+    #[test]
+    fn timestamps_round_trip_with_milliseconds() {
+        let ts = timestamp::parse("2023-01-24T03:20:38.629Z").unwrap();
+        assert_eq!(timestamp::format(&ts), "2023-01-24T03:20:38.629Z");
+        let date = timestamp::parse("2023-01-24").unwrap();
+        assert_eq!(timestamp::format(&date), "2023-01-24T00:00:00.000Z");
+        assert!(timestamp::parse("yesterday").is_none());
+    }
+}

@@ -1,0 +1,173 @@
+//! A client-wide token bucket shared by every request, with a server-imposed pause.
+
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// Rate and burst of a [`RateLimiter`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    /// Sustained requests per second; non-positive or non-finite disables limiting.
+    pub per_second: f64,
+    /// Requests that may be sent at once after a quiet period (at least 1).
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            per_second: 10.0,
+            burst: 10,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Bucket {
+    /// Tokens available; negative while callers hold reservations.
+    tokens: f64,
+    refilled_at: Instant,
+    paused_until: Option<Instant>,
+}
+
+/// Token bucket that hands out send slots in arrival order.
+///
+/// A caller reserves a token even when none is left and then sleeps until its
+/// reservation matures, so waiting callers are served first come, first served
+/// and the long-run rate never exceeds the configured one.
+#[derive(Debug)]
+pub struct RateLimiter {
+    limit: RateLimit,
+    bucket: Mutex<Bucket>,
+}
+
+impl RateLimiter {
+    /// A limiter starting with a full bucket.
+    pub fn new(limit: RateLimit) -> Self {
+        Self {
+            limit,
+            bucket: Mutex::new(Bucket {
+                tokens: f64::from(limit.burst.max(1)),
+                refilled_at: Instant::now(),
+                paused_until: None,
+            }),
+        }
+    }
+
+    /// The configured limit.
+    pub fn limit(&self) -> RateLimit {
+        self.limit
+    }
+
+    fn enabled(&self) -> bool {
+        self.limit.per_second.is_finite() && self.limit.per_second > 0.0
+    }
+
+    /// Waits for a send slot and returns how long the caller waited.
+    pub async fn acquire(&self) -> Duration {
+        let started = Instant::now();
+        let ready_at = {
+            let mut bucket = self.bucket.lock().await;
+            let now = Instant::now();
+            let mut ready_at = now;
+            if let Some(until) = bucket.paused_until {
+                if until > now {
+                    ready_at = until;
+                } else {
+                    bucket.paused_until = None;
+                }
+            }
+            if self.enabled() {
+                let capacity = f64::from(self.limit.burst.max(1));
+                let elapsed = now.duration_since(bucket.refilled_at).as_secs_f64();
+                bucket.tokens = (bucket.tokens + elapsed * self.limit.per_second).min(capacity);
+                bucket.refilled_at = now;
+                bucket.tokens -= 1.0;
+                if bucket.tokens < 0.0 {
+                    let wait = Duration::from_secs_f64(-bucket.tokens / self.limit.per_second);
+                    ready_at = ready_at.max(now + wait);
+                }
+            }
+            ready_at
+        };
+        tokio::time::sleep_until(ready_at).await;
+        started.elapsed()
+    }
+
+    /// Holds every caller back for `duration` (after a 429 with `Retry-After`),
+    /// so one refusal does not become a burst of refusals.
+    pub async fn pause_for(&self, duration: Duration) {
+        let mut bucket = self.bucket.lock().await;
+        let until = Instant::now() + duration;
+        if bucket.paused_until.is_none_or(|current| current < until) {
+            bucket.paused_until = Some(until);
+        }
+        // Spend the burst: after a refusal, resume at the sustained rate.
+        bucket.tokens = bucket.tokens.min(0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn holds_the_configured_rate_after_the_burst() {
+        let limiter = RateLimiter::new(RateLimit {
+            per_second: 10.0,
+            burst: 5,
+        });
+        let start = Instant::now();
+        for _ in 0..25 {
+            limiter.acquire().await;
+        }
+        // 5 immediately, then 20 at 10/s.
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(1990), "{elapsed:?}");
+        assert!(elapsed <= Duration::from_millis(2100), "{elapsed:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_callers_share_one_budget() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(RateLimit {
+            per_second: 20.0,
+            burst: 1,
+        }));
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..41)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move { limiter.acquire().await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(1990), "{elapsed:?}");
+        assert!(elapsed <= Duration::from_millis(2100), "{elapsed:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pause_delays_everyone() {
+        let limiter = RateLimiter::new(RateLimit {
+            per_second: 1000.0,
+            burst: 100,
+        });
+        limiter.pause_for(Duration::from_secs(3)).await;
+        let waited = limiter.acquire().await;
+        assert!(waited >= Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn disabled_limit_never_waits() {
+        let limiter = RateLimiter::new(RateLimit {
+            per_second: 0.0,
+            burst: 1,
+        });
+        for _ in 0..1000 {
+            assert_eq!(limiter.acquire().await, Duration::ZERO);
+        }
+    }
+}
