@@ -1,5 +1,7 @@
 //! meetings-operator: manage Vonage Meetings rooms and themes declaratively from Kubernetes.
 
+pub mod controller;
 pub mod crd;
 pub mod meetings;
+pub mod run_args;
 pub mod simulator;

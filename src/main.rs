@@ -18,6 +18,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the operator.
+    Run {
+        #[command(flatten)]
+        args: meetings_operator::run_args::RunArgs,
+        /// Log as JSON lines instead of human-readable text.
+        #[arg(long, env = "LOG_JSON")]
+        log_json: bool,
+    },
     /// Print the CRDs as YAML, write them to a directory, or check a directory is current.
     Crd {
         /// Write one file per CRD into this directory.
@@ -33,6 +41,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crd { write, check } => crd_command(write, check),
+        Command::Run { args, log_json } => {
+            init_logging(log_json);
+            tokio::runtime::Runtime::new()
+                .map_err(|e| e.to_string())
+                .and_then(|rt| rt.block_on(run(args)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,4 +82,33 @@ fn crd_command(write: Option<PathBuf>, check: Option<PathBuf>) -> Result<(), Str
             stale.join(", ")
         ))
     }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(args: meetings_operator::run_args::RunArgs) -> Result<(), String> {
+    let kube = kube::Client::try_default()
+        .await
+        .map_err(|e| format!("connecting to Kubernetes: {e}"))?;
+    let shutdown = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+        }
+        tracing::info!("shutting down: finishing in-flight reconciles");
+    };
+    meetings_operator::controller::runner::run(kube, args.options(), shutdown)
+        .await
+        .map_err(|e| e.to_string())
 }

@@ -51,3 +51,13 @@ pub struct LocalObjectRef {
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
 }
+
+/// A create call whose answer has not been recorded yet.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingCreate {
+    /// When the create was attempted (RFC 3339).
+    pub started_at: String,
+    /// Application the create was sent to.
+    pub application_id: String,
+}

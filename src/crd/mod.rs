@@ -8,7 +8,7 @@ pub mod theme;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-pub use common::{CredentialsRef, LocalObjectRef};
+pub use common::{CredentialsRef, LocalObjectRef, PendingCreate};
 pub use room::{MeetingRoom, MeetingRoomSpec, MeetingRoomStatus, RoomDeletionPolicy, RoomKind};
 pub use theme::{MeetingTheme, MeetingThemeSpec, MeetingThemeStatus, ThemeDeletionPolicy};
 

@@ -4,7 +4,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{CredentialsRef, LocalObjectRef};
+use super::common::{CredentialsRef, LocalObjectRef, PendingCreate};
 
 /// Lifetime model of a room.
 #[derive(
@@ -158,16 +158,6 @@ pub struct MeetingRoomSpec {
     /// Credentials Secret in this namespace; the operator's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_ref: Option<CredentialsRef>,
-}
-
-/// A create call whose answer has not been recorded yet.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PendingCreate {
-    /// When the create was attempted (RFC 3339).
-    pub started_at: String,
-    /// Application the create was sent to.
-    pub application_id: String,
 }
 
 /// Observed state of a Meetings room.

@@ -4,7 +4,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::CredentialsRef;
+use super::common::{CredentialsRef, PendingCreate};
 
 /// What happens in the Meetings API when a `MeetingTheme` is deleted.
 #[derive(
@@ -91,6 +91,9 @@ pub struct MeetingThemeStatus {
     /// Application that owns the remote theme.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_id: Option<String>,
+    /// Set just before a create call, cleared when its answer is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_create: Option<PendingCreate>,
 }
 
 impl MeetingTheme {

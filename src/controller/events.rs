@@ -1,0 +1,96 @@
+//! Kubernetes Events with fixed reasons; failures to publish are logged, never fatal.
+
+use kube::Resource;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+
+/// Fixed event reasons.
+pub mod reason {
+    /// A remote object was created.
+    pub const CREATED: &str = "Created";
+    /// A lost create was found and adopted instead of creating again.
+    pub const RECOVERED: &str = "CreateRecovered";
+    /// The spec changed and the remote object was updated.
+    pub const UPDATED: &str = "Updated";
+    /// The remote object drifted and was corrected.
+    pub const DRIFT_CORRECTED: &str = "DriftCorrected";
+    /// The remote object was deleted.
+    pub const DELETED: &str = "Deleted";
+    /// The remote object was left in place on deletion.
+    pub const ORPHANED: &str = "Orphaned";
+    /// A room was set to expire on deletion.
+    pub const EXPIRED: &str = "ExpirySet";
+    /// Deletion waits for users of a theme.
+    pub const DELETION_BLOCKED: &str = "DeletionBlocked";
+    /// The remote room vanished and was created again.
+    pub const RECREATED: &str = "Recreated";
+    /// A call failed with an answer retrying cannot fix.
+    pub const REJECTED: &str = "Rejected";
+    /// Credentials are missing or wrong.
+    pub const CREDENTIALS: &str = "CredentialsInvalid";
+}
+
+/// Publishes events for our objects.
+pub struct EventPublisher {
+    recorder: Recorder,
+}
+
+impl EventPublisher {
+    /// A publisher reporting as `controller`.
+    pub fn new(client: kube::Client, controller: &str) -> Self {
+        let reporter = Reporter {
+            controller: controller.to_owned(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client, reporter),
+        }
+    }
+
+    /// Publishes a Normal event.
+    pub async fn normal<K>(&self, object: &K, reason: &str, action: &str, note: String)
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        self.publish(object, EventType::Normal, reason, action, note)
+            .await;
+    }
+
+    /// Publishes a Warning event.
+    pub async fn warning<K>(&self, object: &K, reason: &str, action: &str, note: String)
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        self.publish(object, EventType::Warning, reason, action, note)
+            .await;
+    }
+
+    async fn publish<K>(
+        &self,
+        object: &K,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) where
+        K: Resource<DynamicType = ()>,
+    {
+        let mut note = note;
+        if note.len() > 1000 {
+            let mut cut = 1000;
+            while !note.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            note.truncate(cut);
+        }
+        let event = Event {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: action.to_owned(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, &object.object_ref(&())).await {
+            tracing::warn!(%error, reason, "could not publish event");
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Kubernetes writes shared by both controllers: status, finalizers, host-URL Secrets.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Error, HOST_URL_KEY, HOST_URL_LABEL};
+
+/// Field manager of every write.
+pub const MANAGER: &str = "meetings-operator";
+
+/// Replaces the object's status with `status` (server-side apply, so fields
+/// no longer sent are removed).
+pub async fn write_status<K, S>(api: &Api<K>, object: &K, status: &S) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    S: Serialize,
+{
+    let body = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &object.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(body),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds `finalizer` unless present (optimistic concurrency on resourceVersion).
+pub async fn add_finalizer<K>(api: &Api<K>, object: &K, finalizer: &str) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    if object.finalizers().iter().any(|f| f == finalizer) {
+        return Ok(());
+    }
+    let mut finalizers = object.finalizers().to_vec();
+    finalizers.push(finalizer.to_owned());
+    patch_finalizers(api, object, finalizers).await
+}
+
+/// Removes `finalizer` if present.
+pub async fn remove_finalizer<K>(api: &Api<K>, object: &K, finalizer: &str) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    if !object.finalizers().iter().any(|f| f == finalizer) {
+        return Ok(());
+    }
+    let finalizers: Vec<String> = object
+        .finalizers()
+        .iter()
+        .filter(|f| *f != finalizer)
+        .cloned()
+        .collect();
+    patch_finalizers(api, object, finalizers).await
+}
+
+async fn patch_finalizers<K>(api: &Api<K>, object: &K, finalizers: Vec<String>) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let patch = serde_json::json!({
+        "metadata": {
+            "resourceVersion": object.resource_version(),
+            "finalizers": finalizers,
+        }
+    });
+    match api
+        .patch(
+            &object.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Gone already: nothing left to guard.
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Name of the Secret holding a room's host URL.
+pub fn host_url_secret_name(room_name: &str) -> String {
+    let mut name = format!("{room_name}-host-url");
+    if name.len() > 253 {
+        name = format!("{}-host-url", &room_name[..244]);
+    }
+    name
+}
+
+/// Writes the host URL into a Secret owned by `owner` (garbage-collected with it).
+pub async fn write_host_url_secret<K>(
+    kube: &kube::Client,
+    owner: &K,
+    host_url: &str,
+) -> Result<String, Error>
+where
+    K: Resource<DynamicType = ()>,
+{
+    let namespace = owner.namespace().ok_or(Error::MissingField("namespace"))?;
+    let owner_name = owner
+        .meta()
+        .name
+        .clone()
+        .ok_or(Error::MissingField("name"))?;
+    let name = host_url_secret_name(&owner_name);
+    let owner_ref = OwnerReference {
+        api_version: K::api_version(&()).into_owned(),
+        kind: K::kind(&()).into_owned(),
+        name: owner_name.clone(),
+        uid: owner.meta().uid.clone().ok_or(Error::MissingField("uid"))?,
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    };
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(namespace.clone()),
+            labels: Some(BTreeMap::from([(HOST_URL_LABEL.to_owned(), owner_name)])),
+            owner_references: Some(vec![owner_ref]),
+            ..Default::default()
+        },
+        type_: Some("Opaque".to_owned()),
+        data: Some(BTreeMap::from([(
+            HOST_URL_KEY.to_owned(),
+            ByteString(host_url.as_bytes().to_vec()),
+        )])),
+        ..Default::default()
+    };
+    let api: Api<Secret> = Api::namespaced(kube.clone(), &namespace);
+    api.patch(
+        &name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&secret),
+    )
+    .await?;
+    Ok(name)
+}
+
+/// Whether the host-URL Secret exists.
+pub async fn host_url_secret_exists(
+    kube: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<bool, Error> {
+    let api: Api<Secret> = Api::namespaced(kube.clone(), namespace);
+    Ok(api.get_metadata_opt(name).await?.is_some())
+}

@@ -1,0 +1,135 @@
+//! The controllers that make the Meetings API agree with `MeetingTheme` and
+//! `MeetingRoom` manifests.
+
+pub mod backoff;
+pub mod credentials;
+pub mod events;
+mod kube_ops;
+pub mod room;
+mod room_sync;
+pub mod runner;
+pub mod snapshot;
+pub mod status_cache;
+pub mod theme;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::reflector::Store;
+use rand::Rng;
+
+use crate::crd::{MeetingRoom, MeetingRoomStatus, MeetingTheme, MeetingThemeStatus};
+use crate::meetings::ApiError;
+
+pub use credentials::{CredentialStore, CredentialsProblem, SecretKey};
+
+/// Finalizer guarding remote cleanup.
+pub const FINALIZER: &str = "meetings.vonage.com/cleanup";
+/// Annotation overriding the resync period of one object (e.g. `30s`, `10m`).
+pub const RESYNC_ANNOTATION: &str = "meetings.vonage.com/resync-period";
+/// Label on Secrets holding a room's host URL.
+pub const HOST_URL_LABEL: &str = "meetings.vonage.com/host-url-of";
+/// Key of the host URL in its Secret.
+pub const HOST_URL_KEY: &str = "hostUrl";
+
+/// Operator-wide behaviour.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Base period between two observations of a remote object.
+    pub resync: Duration,
+    /// Fraction of the period added at random, so resyncs spread out.
+    pub resync_jitter: f64,
+    /// Concurrent reconciles per kind (0 = unlimited).
+    pub concurrency: u16,
+    /// Name used as the reporting controller of events.
+    pub controller_name: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            resync: Duration::from_secs(300),
+            resync_jitter: 0.1,
+            concurrency: 8,
+            controller_name: "meetings-operator".to_owned(),
+        }
+    }
+}
+
+impl Settings {
+    /// The jittered delay until the next resync of an object, honouring its annotation.
+    pub fn resync_after(
+        &self,
+        annotations: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> Duration {
+        let base = annotations
+            .and_then(|a| a.get(RESYNC_ANNOTATION))
+            .and_then(|v| parse_duration(v))
+            .unwrap_or(self.resync);
+        let jitter = base.mul_f64(self.resync_jitter.clamp(0.0, 1.0) * rand::rng().random::<f64>());
+        base + jitter
+    }
+}
+
+/// Parses `90`, `90s`, `15m`, `2h` into a duration.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: u64 = number.parse().ok()?;
+    let secs = match unit {
+        "s" => value,
+        "m" => value.checked_mul(60)?,
+        "h" => value.checked_mul(3600)?,
+        _ => return None,
+    };
+    (secs > 0).then(|| Duration::from_secs(secs))
+}
+
+/// Everything the reconcilers share.
+pub struct Context {
+    /// Kubernetes client.
+    pub kube: kube::Client,
+    /// Meetings API clients per credentials Secret.
+    pub credentials: Arc<CredentialStore>,
+    /// Shared listings of remote rooms.
+    pub snapshots: Arc<snapshot::RoomSnapshots>,
+    /// Failure backoff per object.
+    pub backoff: Arc<backoff::ObjectBackoff>,
+    /// Event publisher.
+    pub events: events::EventPublisher,
+    /// Behaviour settings.
+    pub settings: Settings,
+    /// Cache of every watched `MeetingTheme`.
+    pub themes: Store<MeetingTheme>,
+    /// Cache of every watched `MeetingRoom`.
+    pub rooms: Store<MeetingRoom>,
+    /// Room statuses written but not yet seen through the watch.
+    pub room_statuses: status_cache::StatusCache<MeetingRoomStatus>,
+    /// Theme statuses written but not yet seen through the watch.
+    pub theme_statuses: status_cache::StatusCache<MeetingThemeStatus>,
+    /// When each theme was last read from the API.
+    pub observed: status_cache::LastObserved,
+}
+
+/// Why a reconcile failed; the error policy turns it into a requeue.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A Kubernetes call failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// A Meetings API call failed in a way a retry may fix.
+    #[error("Meetings API: {0}")]
+    Api(#[from] ApiError),
+    /// A finalizer step failed.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+    /// The object lacks a namespace or name.
+    #[error("object has no {0}")]
+    MissingField(&'static str),
+}
+
+/// Shared pointer to the context.
+pub type Ctx = Arc<Context>;

@@ -1,0 +1,615 @@
+//! Reconciles `MeetingTheme`s with themes in the Meetings API.
+//!
+//! Exactly-once creation: theme names are unique per application, so before
+//! `POST /themes` a `pendingCreate` marker is written and, if the answer is
+//! lost, the next reconcile finds the theme by its name instead of creating
+//! another (a repeated create would also be refused with 409).
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::controller::Action;
+use kube::{Api, ResourceExt};
+
+use super::events::reason;
+use super::kube_ops::{add_finalizer, remove_finalizer, write_status};
+use super::snapshot::Freshness;
+use super::{Ctx, Error, FINALIZER};
+use crate::crd::conditions::{READY, SYNCED, condition, set_condition};
+use crate::crd::{MeetingTheme, MeetingThemeStatus, PendingCreate, ThemeDeletionPolicy};
+use crate::meetings::{
+    ApiError, CreateTheme, ErrorClass, MeetingsClient, Theme, ThemeUpdate, format_timestamp,
+};
+
+/// Condition reasons of themes.
+pub mod reasons {
+    /// Everything matches.
+    pub const READY: &str = "Ready";
+    /// The create call is in flight or being recovered.
+    pub const CREATING: &str = "Creating";
+    /// Credentials are missing or unusable.
+    pub const CREDENTIALS: &str = "CredentialsInvalid";
+    /// The API refused the request; retrying will not help.
+    pub const REJECTED: &str = "Rejected";
+    /// The API could not be reached or failed; retrying.
+    pub const API_ERROR: &str = "ApiError";
+    /// Deletion waits until nothing uses the theme.
+    pub const DELETION_BLOCKED: &str = "DeletionBlocked";
+    /// The credentials now name another application than the theme's.
+    pub const APPLICATION_CHANGED: &str = "ApplicationChanged";
+}
+
+/// Stable key of an object for backoff bookkeeping.
+pub fn key(theme: &MeetingTheme) -> String {
+    format!(
+        "MeetingTheme/{}/{}",
+        theme.namespace().unwrap_or_default(),
+        theme.name_any()
+    )
+}
+
+fn now() -> Time {
+    Time(Timestamp::now())
+}
+
+fn failed(
+    theme: &MeetingTheme,
+    mut status: MeetingThemeStatus,
+    reason: &str,
+    message: String,
+) -> MeetingThemeStatus {
+    let generation = theme.metadata.generation;
+    if status.theme_id.is_none() || reason == reasons::DELETION_BLOCKED {
+        set_condition(
+            &mut status.conditions,
+            condition(READY, false, reason, message.clone(), generation, now()),
+        );
+    }
+    set_condition(
+        &mut status.conditions,
+        condition(SYNCED, false, reason, message, generation, now()),
+    );
+    status.observed_generation = generation;
+    status
+}
+
+/// Reconciles one theme.
+pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Error> {
+    let namespace = theme.namespace().ok_or(Error::MissingField("namespace"))?;
+    let api: Api<MeetingTheme> = Api::namespaced(ctx.kube.clone(), &namespace);
+    let uid = theme.uid().unwrap_or_default();
+    let current = ctx
+        .theme_statuses
+        .latest(&uid, theme.status.clone().unwrap_or_default());
+    let (status, action) = if theme.metadata.deletion_timestamp.is_some() {
+        match cleanup(&theme, &api, &ctx, current.clone()).await? {
+            None => {
+                ctx.theme_statuses.forget(&uid);
+                ctx.observed.forget(&uid);
+                return Ok(Action::await_change());
+            }
+            Some(blocked) => blocked,
+        }
+    } else {
+        if rejected_at_this_generation(&theme, &current) {
+            return Ok(Action::await_change());
+        }
+        sync(&theme, &api, &ctx, &namespace, current.clone()).await?
+    };
+    if status != current {
+        write_status(&api, theme.as_ref(), &status).await?;
+        ctx.theme_statuses.remember(&uid, status);
+    }
+    Ok(action)
+}
+
+fn rejected_at_this_generation(theme: &MeetingTheme, status: &MeetingThemeStatus) -> bool {
+    status.observed_generation == theme.metadata.generation
+        && status.conditions.iter().any(|c| {
+            c.type_ == SYNCED
+                && c.status == "False"
+                && matches!(
+                    c.reason.as_str(),
+                    reasons::REJECTED | reasons::APPLICATION_CHANGED
+                )
+        })
+}
+
+async fn api_failure(
+    theme: &MeetingTheme,
+    ctx: &Ctx,
+    status: MeetingThemeStatus,
+    error: ApiError,
+    action: &str,
+) -> (MeetingThemeStatus, Action) {
+    let message = format!("{action}: {error}");
+    match error.class() {
+        ErrorClass::InvalidRequest | ErrorClass::QuotaExceeded | ErrorClass::Conflict => {
+            ctx.events
+                .warning(theme, reason::REJECTED, action, message.clone())
+                .await;
+            (
+                failed(theme, status, reasons::REJECTED, message),
+                Action::await_change(),
+            )
+        }
+        ErrorClass::Unauthorized => {
+            ctx.credentials.forget(
+                &theme.namespace().unwrap_or_default(),
+                theme.spec.credentials_ref.as_ref(),
+            );
+            (
+                failed(
+                    theme,
+                    status,
+                    reasons::CREDENTIALS,
+                    format!("{message}; check the credentials Secret"),
+                ),
+                Action::requeue(ctx.backoff.next_delay(&key(theme))),
+            )
+        }
+        _ => (
+            failed(theme, status, reasons::API_ERROR, message),
+            Action::requeue(ctx.backoff.next_delay(&key(theme))),
+        ),
+    }
+}
+
+async fn client_for(
+    theme: &MeetingTheme,
+    ctx: &Ctx,
+    namespace: &str,
+) -> Result<MeetingsClient, String> {
+    ctx.credentials
+        .client(namespace, theme.spec.credentials_ref.as_ref())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn sync(
+    theme: &MeetingTheme,
+    api: &Api<MeetingTheme>,
+    ctx: &Ctx,
+    namespace: &str,
+    mut status: MeetingThemeStatus,
+) -> Result<(MeetingThemeStatus, Action), Error> {
+    let client = match client_for(theme, ctx, namespace).await {
+        Ok(client) => client,
+        Err(message) => {
+            if status
+                .conditions
+                .iter()
+                .all(|c| c.reason != reasons::CREDENTIALS)
+            {
+                ctx.events
+                    .warning(
+                        theme,
+                        reason::CREDENTIALS,
+                        "ResolveCredentials",
+                        message.clone(),
+                    )
+                    .await;
+            }
+            return Ok((
+                failed(theme, status, reasons::CREDENTIALS, message),
+                Action::requeue(ctx.backoff.next_delay(&key(theme))),
+            ));
+        }
+    };
+    let app = client.application_id().to_owned();
+    if let Some(owner) = status.application_id.as_deref()
+        && status.theme_id.is_some()
+        && owner != app
+    {
+        let message = format!(
+            "the theme belongs to application {owner} but the credentials are for application {app}; restore the credentials or create a new MeetingTheme"
+        );
+        return Ok((
+            failed(theme, status, reasons::APPLICATION_CHANGED, message),
+            Action::await_change(),
+        ));
+    }
+    match theme.spec.deletion_policy {
+        ThemeDeletionPolicy::Orphan => remove_finalizer(api, theme, FINALIZER).await?,
+        _ => add_finalizer(api, theme, FINALIZER).await?,
+    }
+    let uid = theme.uid().unwrap_or_default();
+    let generation = theme.metadata.generation;
+    let remote = match status.theme_id.clone() {
+        Some(theme_id)
+            if status.observed_generation == generation
+                && ctx.observed.is_recent(&uid, ctx.settings.resync) =>
+        {
+            // Nothing changed and the last observation is recent: no API call.
+            let _ = theme_id;
+            return Ok((
+                ready(theme, ctx, status, None),
+                Action::requeue(
+                    ctx.settings
+                        .resync_after(theme.metadata.annotations.as_ref()),
+                ),
+            ));
+        }
+        Some(theme_id) => match client.get_theme(&theme_id).await {
+            Ok(remote) => remote,
+            Err(ApiError::NotFound(_)) => {
+                ctx.events
+                    .warning(
+                        theme,
+                        reason::RECREATED,
+                        "Observe",
+                        format!("theme {theme_id} no longer exists in the API; creating a new one"),
+                    )
+                    .await;
+                status.theme_id = None;
+                match create(theme, api, ctx, &client, &mut status).await? {
+                    Ok(created) => created,
+                    Err(failure) => return Ok(failure),
+                }
+            }
+            Err(error) => return Ok(api_failure(theme, ctx, status, error, "Observe").await),
+        },
+        None => match create(theme, api, ctx, &client, &mut status).await? {
+            Ok(created) => created,
+            Err(failure) => return Ok(failure),
+        },
+    };
+    let update = theme_diff(theme, &remote);
+    let remote = if update.is_empty() {
+        remote
+    } else {
+        match client.update_theme(&remote.theme_id, &update).await {
+            Ok(updated) => {
+                let spec_changed = status.observed_generation != generation;
+                let fields = changed_fields(&update).join(", ");
+                let (why, note) = if spec_changed {
+                    (
+                        reason::UPDATED,
+                        format!("updated {fields} to match the spec"),
+                    )
+                } else {
+                    (
+                        reason::DRIFT_CORRECTED,
+                        format!("{fields} had been changed outside Kubernetes; restored them"),
+                    )
+                };
+                ctx.events.normal(theme, why, "Update", note).await;
+                updated
+            }
+            Err(error) => return Ok(api_failure(theme, ctx, status, error, "Update").await),
+        }
+    };
+    ctx.observed.mark(&uid);
+    status.application_id = Some(app);
+    let room_count = count_remote_rooms(ctx, &client, &remote.theme_id).await;
+    if let Some(count) = room_count {
+        status.room_count = Some(count);
+    }
+    ctx.backoff.reset(&key(theme));
+    Ok((
+        ready(theme, ctx, status, Some(&remote)),
+        Action::requeue(
+            ctx.settings
+                .resync_after(theme.metadata.annotations.as_ref()),
+        ),
+    ))
+}
+
+/// Rooms in the API using the theme, from the shared listing (best effort).
+async fn count_remote_rooms(ctx: &Ctx, client: &MeetingsClient, theme_id: &str) -> Option<u32> {
+    let freshness = Freshness {
+        max_age: ctx.settings.resync,
+        not_before: None,
+    };
+    match ctx
+        .snapshots
+        .find(client, freshness, |r| {
+            r.theme_id.as_deref() == Some(theme_id)
+        })
+        .await
+    {
+        Ok(rooms) => u32::try_from(rooms.len()).ok(),
+        Err(error) => {
+            tracing::debug!(%error, "could not count rooms of theme");
+            None
+        }
+    }
+}
+
+fn theme_diff(theme: &MeetingTheme, remote: &Theme) -> ThemeUpdate {
+    let spec = &theme.spec;
+    let differs = |want: &str, have: &Option<String>| have.as_deref() != Some(want);
+    let name = theme.desired_theme_name();
+    ThemeUpdate {
+        theme_name: differs(&name, &remote.theme_name).then_some(name),
+        main_color: differs(&spec.main_color, &remote.main_color).then(|| spec.main_color.clone()),
+        brand_text: differs(&spec.brand_text, &remote.brand_text).then(|| spec.brand_text.clone()),
+        short_company_url: spec
+            .short_company_url
+            .as_ref()
+            .filter(|want| differs(want, &remote.short_company_url))
+            .cloned(),
+    }
+}
+
+fn changed_fields(update: &ThemeUpdate) -> Vec<&'static str> {
+    [
+        (update.theme_name.is_some(), "themeName"),
+        (update.main_color.is_some(), "mainColor"),
+        (update.brand_text.is_some(), "brandText"),
+        (update.short_company_url.is_some(), "shortCompanyUrl"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect()
+}
+
+type Failure = (MeetingThemeStatus, Action);
+
+async fn create(
+    theme: &MeetingTheme,
+    api: &Api<MeetingTheme>,
+    ctx: &Ctx,
+    client: &MeetingsClient,
+    status: &mut MeetingThemeStatus,
+) -> Result<Result<Theme, Failure>, Error> {
+    let app = client.application_id().to_owned();
+    let name = theme.desired_theme_name();
+    if let Some(pending) = status.pending_create.clone()
+        && pending.application_id == app
+    {
+        match client.themes().await {
+            Ok(themes) => {
+                if let Some(found) = themes
+                    .into_iter()
+                    .find(|t| t.theme_name.as_deref() == Some(name.as_str()))
+                {
+                    ctx.events
+                        .normal(
+                            theme,
+                            reason::RECOVERED,
+                            "Create",
+                            format!(
+                                "found theme {} named {name} from an earlier create whose answer was lost; adopted it",
+                                found.theme_id
+                            ),
+                        )
+                        .await;
+                    status.pending_create = None;
+                    status.theme_id = Some(found.theme_id.clone());
+                    return Ok(Ok(found));
+                }
+            }
+            Err(error) => {
+                return Ok(Err(api_failure(
+                    theme,
+                    ctx,
+                    status.clone(),
+                    error,
+                    "RecoverCreate",
+                )
+                .await));
+            }
+        }
+    }
+    status.pending_create = Some(PendingCreate {
+        started_at: format_timestamp(&Timestamp::now()),
+        application_id: app.clone(),
+    });
+    status.application_id = Some(app);
+    status.theme_name = Some(name.clone());
+    set_condition(
+        &mut status.conditions,
+        condition(
+            READY,
+            false,
+            reasons::CREATING,
+            "creating the theme in the Meetings API",
+            theme.metadata.generation,
+            now(),
+        ),
+    );
+    write_status(api, theme, &*status).await?;
+    ctx.theme_statuses
+        .remember(&theme.uid().unwrap_or_default(), status.clone());
+    let request = CreateTheme {
+        theme_name: Some(name),
+        main_color: theme.spec.main_color.clone(),
+        brand_text: theme.spec.brand_text.clone(),
+        short_company_url: theme.spec.short_company_url.clone(),
+    };
+    match client.create_theme(&request).await {
+        Ok(created) => {
+            status.pending_create = None;
+            status.theme_id = Some(created.theme_id.clone());
+            ctx.events
+                .normal(
+                    theme,
+                    reason::CREATED,
+                    "Create",
+                    format!("created theme {}", created.theme_id),
+                )
+                .await;
+            Ok(Ok(created))
+        }
+        Err(error) => {
+            if !error.may_have_committed() {
+                status.pending_create = None;
+            }
+            Ok(Err(api_failure(
+                theme,
+                ctx,
+                status.clone(),
+                error,
+                "Create",
+            )
+            .await))
+        }
+    }
+}
+
+/// Names of our `MeetingRoom`s in the theme's namespace that reference it.
+fn local_users(theme: &MeetingTheme, ctx: &Ctx) -> Vec<String> {
+    let namespace = theme.namespace();
+    let name = theme.name_any();
+    let mut users: Vec<String> = ctx
+        .rooms
+        .state()
+        .iter()
+        .filter(|room| room.namespace() == namespace)
+        .filter(|room| room.spec.theme_ref.as_ref().is_some_and(|r| r.name == name))
+        .map(|room| room.name_any())
+        .collect();
+    users.sort();
+    users
+}
+
+fn ready(
+    theme: &MeetingTheme,
+    ctx: &Ctx,
+    mut status: MeetingThemeStatus,
+    remote: Option<&Theme>,
+) -> MeetingThemeStatus {
+    let generation = theme.metadata.generation;
+    if let Some(remote) = remote {
+        status.theme_id = Some(remote.theme_id.clone());
+        status.theme_name = remote.theme_name.clone();
+    }
+    status.rooms = local_users(theme, ctx);
+    status.pending_create = None;
+    status.observed_generation = generation;
+    let id = status.theme_id.clone().unwrap_or_default();
+    set_condition(
+        &mut status.conditions,
+        condition(
+            READY,
+            true,
+            reasons::READY,
+            format!("theme {id} is ready"),
+            generation,
+            now(),
+        ),
+    );
+    set_condition(
+        &mut status.conditions,
+        condition(
+            SYNCED,
+            true,
+            reasons::READY,
+            "the theme matches the spec",
+            generation,
+            now(),
+        ),
+    );
+    status
+}
+
+/// Deletion per policy. `None` when the finalizer is gone; otherwise the
+/// blocked status and when to look again.
+async fn cleanup(
+    theme: &MeetingTheme,
+    api: &Api<MeetingTheme>,
+    ctx: &Ctx,
+    status: MeetingThemeStatus,
+) -> Result<Option<(MeetingThemeStatus, Action)>, Error> {
+    if !theme.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(None);
+    }
+    let policy = theme.spec.deletion_policy;
+    let Some(theme_id) = status.theme_id.clone() else {
+        remove_finalizer(api, theme, FINALIZER).await?;
+        return Ok(None);
+    };
+    if policy == ThemeDeletionPolicy::Orphan {
+        ctx.events
+            .normal(
+                theme,
+                reason::ORPHANED,
+                "Delete",
+                format!("left theme {theme_id} in the API"),
+            )
+            .await;
+        remove_finalizer(api, theme, FINALIZER).await?;
+        return Ok(None);
+    }
+    if policy == ThemeDeletionPolicy::Delete {
+        let users = local_users(theme, ctx);
+        if !users.is_empty() {
+            let message = format!(
+                "deletion waits: MeetingRooms {} still use this theme; delete them or change their themeRef, or set deletionPolicy ForceDelete",
+                users.join(", ")
+            );
+            return Ok(Some(blocked(theme, ctx, status, message).await));
+        }
+    }
+    let namespace = theme.namespace().unwrap_or_default();
+    let client = match client_for(theme, ctx, &namespace).await {
+        Ok(client) => client,
+        Err(message) => {
+            let message = format!("cannot delete theme {theme_id}: {message}");
+            return Ok(Some((
+                failed(theme, status, reasons::CREDENTIALS, message),
+                Action::requeue(ctx.backoff.next_delay(&key(theme))),
+            )));
+        }
+    };
+    let force = policy == ThemeDeletionPolicy::ForceDelete;
+    match client.delete_theme(&theme_id, force).await {
+        Ok(()) | Err(ApiError::NotFound(_)) => {
+            let note = if force {
+                format!(
+                    "deleted theme {theme_id} with force; its rooms fall back to the default theme"
+                )
+            } else {
+                format!("deleted theme {theme_id}")
+            };
+            ctx.events
+                .normal(theme, reason::DELETED, "Delete", note)
+                .await;
+            remove_finalizer(api, theme, FINALIZER).await?;
+            Ok(None)
+        }
+        Err(ApiError::InvalidRequest(e)) => {
+            let message = format!(
+                "deletion waits: the API refused to delete theme {theme_id}: {e}; it is deleted once no room in the API uses it (rooms cannot be deleted, only expire), or set deletionPolicy ForceDelete"
+            );
+            Ok(Some(blocked(theme, ctx, status, message).await))
+        }
+        Err(error) => Ok(Some(api_failure(theme, ctx, status, error, "Delete").await)),
+    }
+}
+
+async fn blocked(
+    theme: &MeetingTheme,
+    ctx: &Ctx,
+    status: MeetingThemeStatus,
+    message: String,
+) -> (MeetingThemeStatus, Action) {
+    let already = status
+        .conditions
+        .iter()
+        .any(|c| c.reason == reasons::DELETION_BLOCKED && c.message == message);
+    if !already {
+        ctx.events
+            .warning(theme, reason::DELETION_BLOCKED, "Delete", message.clone())
+            .await;
+    }
+    let mut status = failed(theme, status, reasons::DELETION_BLOCKED, message);
+    status.rooms = local_users(theme, ctx);
+    // Room deletions trigger this theme through the watch; API users are polled.
+    (status, Action::requeue(ctx.backoff.next_delay(&key(theme))))
+}
+
+/// Requeues a failed reconcile with per-object exponential backoff.
+pub fn error_policy(theme: Arc<MeetingTheme>, error: &Error, ctx: Ctx) -> Action {
+    let delay = ctx.backoff.next_delay(&key(&theme));
+    tracing::warn!(
+        theme = %theme.name_any(),
+        namespace = %theme.namespace().unwrap_or_default(),
+        %error,
+        retry_in_ms = delay.as_millis() as u64,
+        "reconcile failed"
+    );
+    Action::requeue(delay)
+}
