@@ -1,0 +1,66 @@
+//! Support shared by the integration test binaries: a real Kubernetes
+//! control plane (etcd, kube-apiserver, kube-controller-manager) on
+//! loopback, one per test binary, shared by its tests.
+//!
+//! ```ignore
+//! mod support;
+//!
+//! #[tokio::test]
+//! async fn something() {
+//!     let cp = support::control_plane().await;
+//!     let client = cp.client().await;
+//!     let ns = cp.new_namespace("something").await;
+//!     // ...
+//! }
+//! ```
+//!
+//! The tools come from `scripts/kube-tools.sh` (or `$MEETINGS_KUBE_BIN`);
+//! without them the tests fail with a message that says how to build them.
+#![allow(dead_code)]
+
+mod certs;
+mod control_plane;
+
+#[allow(unused_imports)]
+pub use control_plane::{ControlPlane, client_from_kubeconfig, repo_root, tools_dir};
+
+use tokio::sync::OnceCell;
+
+static CONTROL_PLANE: OnceCell<Result<ControlPlane, String>> = OnceCell::const_new();
+
+/// The control plane of this test binary, started on first use.
+///
+/// Every `#[tokio::test]` has its own runtime, so take clients from
+/// [`ControlPlane::client`] in each test rather than sharing one.
+pub async fn control_plane() -> &'static ControlPlane {
+    let started = CONTROL_PLANE
+        .get_or_init(|| async {
+            tokio::task::spawn_blocking(ControlPlane::start)
+                .await
+                .unwrap_or_else(|e| Err(format!("starting the control plane: {e}")))
+        })
+        .await;
+    match started {
+        Ok(cp) => cp,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics after
+/// `timeout` saying what was awaited.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
