@@ -1,0 +1,119 @@
+//! Middleware around every API and storage request: faults, counters and the exchange log.
+
+use std::time::Duration;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+
+use super::conn::ConnMeta;
+use super::errors::ApiError;
+use super::exchanges::Exchange;
+use super::faults::{Action, Decision};
+use super::routes::{CONTROL_PREFIX, operation_id};
+use super::server::Ctx;
+
+/// Longest an injected hang lasts before the connection is cut.
+const HANG_LIMIT: Duration = Duration::from_secs(600);
+/// Largest response body captured in the exchange log.
+const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Applies faults, then records the outcome.
+pub(crate) async fn observe(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with(CONTROL_PREFIX) {
+        return next.run(req).await;
+    }
+    let method = req.method().clone();
+    let path = req.uri().path_and_query().map_or_else(
+        || req.uri().path().to_string(),
+        |pq| pq.as_str().to_string(),
+    );
+    let operation = operation_id(&method, req.uri().path());
+    let switch = req
+        .extensions()
+        .get::<ConnectInfo<ConnMeta>>()
+        .map(|info| info.0.switch.clone());
+    let decision = match operation {
+        Some(op) => ctx.faults.decide(op),
+        None => Decision {
+            delay: Duration::ZERO,
+            action: Action::Proceed,
+        },
+    };
+    if !decision.delay.is_zero() {
+        tokio::select! {
+            _ = tokio::time::sleep(decision.delay) => {}
+            _ = ctx.stopped() => {}
+        }
+    }
+    let record = |status: u16, delivered: bool, body: Option<serde_json::Value>| {
+        ctx.counters.record_request(
+            operation.unwrap_or("unmatched"),
+            delivered.then_some(status),
+        );
+        ctx.exchanges.record(Exchange {
+            seq: 0,
+            at: Timestamp::now(),
+            operation_id: operation.map(str::to_string),
+            method: method.to_string(),
+            path: path.clone(),
+            status,
+            delivered,
+            body,
+        });
+    };
+    let cut = |switch: &Option<std::sync::Arc<super::conn::KillSwitch>>| {
+        if let Some(switch) = switch {
+            switch.kill();
+        }
+    };
+    let (response, delivered) = match decision.action {
+        Action::Proceed => (next.run(req).await, true),
+        Action::Respond(error) => (error.into_response(), true),
+        Action::CommitThenDrop => (next.run(req).await, switch.is_none()),
+        Action::CommitThenBadGateway => {
+            let _committed = next.run(req).await;
+            (ApiError::Injected(502).into_response(), true)
+        }
+        Action::DropBeforeCommit => (ApiError::Injected(502).into_response(), switch.is_none()),
+        Action::Hang => {
+            record(504, false, None);
+            tokio::select! {
+                _ = tokio::time::sleep(HANG_LIMIT) => {}
+                _ = ctx.stopped() => {}
+            }
+            cut(&switch);
+            return ApiError::Injected(504).into_response();
+        }
+    };
+    let status = response.status().as_u16();
+    let (response, body) = capture_json(response).await;
+    record(status, delivered, body);
+    if !delivered {
+        cut(&switch);
+    }
+    response
+}
+
+/// Buffers a JSON response body so it can be logged; other bodies pass through.
+async fn capture_json(response: Response) -> (Response, Option<serde_json::Value>) {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("json"));
+    if !is_json {
+        return (response, None);
+    }
+    let (parts, body) = response.into_parts();
+    match to_bytes(body, CAPTURE_LIMIT).await {
+        Ok(bytes) => {
+            let json = serde_json::from_slice(&bytes).ok();
+            (Response::from_parts(parts, Body::from(bytes)), json)
+        }
+        Err(_) => (ApiError::Injected(500).into_response(), None),
+    }
+}

@@ -1,0 +1,45 @@
+//! Logo endpoints: presigned upload URLs and finalisation.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
+use super::body::{json_body, ok};
+use crate::simulator::errors::ApiError;
+use crate::simulator::input::parse_finalize_keys;
+use crate::simulator::server::Ctx;
+use crate::simulator::state::BUCKET;
+
+fn storage_url(ctx: &Ctx, headers: &HeaderMap) -> String {
+    format!("http://{}/_storage/{BUCKET}", ctx.host(headers))
+}
+
+/// `GET /themes/logos-upload-urls` (getUploadUrlsForTheme).
+pub(crate) async fn upload_urls(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let app = ctx.authenticate(&headers)?;
+    let url = storage_url(&ctx, &headers);
+    let forms = ctx.with_state(|state, now| state.issue_upload_forms(&app, now, &url));
+    Ok(ok(serde_json::to_value(forms).unwrap_or_default()))
+}
+
+/// `PUT /themes/{theme_id}/finalizeLogos` (finalizeLogosForTheme).
+pub(crate) async fn finalize(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let app = ctx.authenticate(&headers)?;
+    let body = json_body(&headers, &body)?;
+    let url = storage_url(&ctx, &headers);
+    ctx.with_state(|state, now| {
+        state.theme(&app, &id)?;
+        let keys = parse_finalize_keys(&body)?;
+        state.finalize_logos(&app, &id, &keys, now, &url)?;
+        Ok(StatusCode::OK.into_response())
+    })
+}

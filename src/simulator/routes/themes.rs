@@ -1,0 +1,131 @@
+//! Theme endpoints: list, create, get, update, delete, and the theme's rooms.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
+use super::body::{created, json_body, ok};
+use crate::simulator::errors::ApiError;
+use crate::simulator::input::{parse_create_theme, parse_update_theme};
+use crate::simulator::pagination::PageRequest;
+use crate::simulator::render;
+use crate::simulator::server::Ctx;
+
+/// `GET /themes` (getThemes).
+pub(crate) async fn list(State(ctx): State<Ctx>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let app = ctx.authenticate(&headers)?;
+    ctx.with_state(|state, _| Ok(ok(render::themes(&state.behavior, &state.themes_of(&app)))))
+}
+
+/// `POST /themes` (createTheme).
+pub(crate) async fn create(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let app = ctx.authenticate(&headers)?;
+    let body = json_body(&headers, &body)?;
+    ctx.with_state(|state, _| {
+        let req = parse_create_theme(&body)?;
+        let theme = state.create_theme(&app, req)?;
+        Ok(created(render::theme(&state.behavior, &theme)))
+    })
+}
+
+/// `GET /themes/{theme_id}` (getThemeById).
+pub(crate) async fn get(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let app = ctx.authenticate(&headers)?;
+    ctx.with_state(|state, _| {
+        let theme = state.theme(&app, &id)?;
+        Ok(ok(render::theme(&state.behavior, theme)))
+    })
+}
+
+/// `PATCH /themes/{theme_id}` (updateTheme).
+pub(crate) async fn update(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let app = ctx.authenticate(&headers)?;
+    let body = json_body(&headers, &body)?;
+    ctx.with_state(|state, _| {
+        state.theme(&app, &id)?;
+        let req = parse_update_theme(&body)?;
+        let theme = state.update_theme(&app, &id, req)?;
+        Ok(ok(render::theme(&state.behavior, &theme)))
+    })
+}
+
+/// Reads `force` from the query: `true`/`1` force; `false`/`0`/absent do not.
+fn force_flag(query: Option<&str>) -> Result<bool, ApiError> {
+    let mut force = false;
+    for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if name == "force" {
+            force = match value.as_ref() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(ApiError::invalid("\"force\" must be a boolean")),
+            };
+        }
+    }
+    Ok(force)
+}
+
+/// `DELETE /themes/{theme_id}` (deleteTheme).
+pub(crate) async fn delete(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let app = ctx.authenticate(&headers)?;
+    ctx.with_state(|state, _| {
+        state.theme(&app, &id)?;
+        let force = force_flag(query.as_deref())?;
+        state.delete_theme(&app, &id, force)?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+/// `GET /themes/{theme_id}/rooms` (getRoomsByThemeId).
+pub(crate) async fn rooms(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let app = ctx.authenticate(&headers)?;
+    let host = ctx.host(&headers);
+    ctx.with_state(|state, now| {
+        let theme_id = state.theme(&app, &id)?.id;
+        let behavior = &state.behavior;
+        let req = PageRequest::parse(
+            query.as_deref(),
+            behavior.page_size_default,
+            behavior.page_size_max,
+        )?;
+        let page = state.list_rooms(&app, Some(theme_id), &req);
+        let base = format!("{host}/meetings/themes/{theme_id}/rooms");
+        Ok(ok(render::rooms_page(state, &page, &req, &base, now)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn force_parsing() {
+        assert_eq!(force_flag(None), Ok(false));
+        assert_eq!(force_flag(Some("force=true")), Ok(true));
+        assert_eq!(force_flag(Some("force=0")), Ok(false));
+        assert!(force_flag(Some("force=yes")).is_err());
+    }
+}
