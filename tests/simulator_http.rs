@@ -1,0 +1,868 @@
+//! Black-box HTTP tests of the Meetings API simulator: auth, error shapes, pagination,
+//! storage uploads, faults, callbacks and the control endpoints.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use meetings_operator::simulator::{
+    AppCredentials, CallbackUrls, EmbeddedShape, FaultKind, FaultSpec, RunningSimulator, Simulator,
+};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn mint(creds: &AppCredentials, iat: i64, exp: Option<i64>) -> String {
+    let mut claims = json!({
+        "application_id": creds.application_id,
+        "iat": iat,
+        "jti": uuid::Uuid::new_v4().to_string(),
+    });
+    if let Some(exp) = exp {
+        claims["exp"] = json!(exp);
+    }
+    let key = EncodingKey::from_rsa_pem(creds.private_key_pem.as_bytes()).unwrap();
+    jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap()
+}
+
+fn token(creds: &AppCredentials) -> String {
+    let now = Timestamp::now().as_second();
+    mint(creds, now, Some(now + 900))
+}
+
+struct Api {
+    sim: RunningSimulator,
+    http: reqwest::Client,
+    creds: AppCredentials,
+}
+
+impl Api {
+    async fn start() -> Self {
+        Self::with(Simulator::builder()).await
+    }
+
+    async fn with(builder: Simulator) -> Self {
+        let sim = builder.start().await.unwrap();
+        let creds = sim.default_application().unwrap();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        Self { sim, http, creds }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.sim.base_url())
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.send_as(&self.creds, method, path, body).await
+    }
+
+    async fn send_as(
+        &self,
+        creds: &AppCredentials,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(token(creds));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn create_room(&self, body: Value) -> Value {
+        let (status, room) = self.send(reqwest::Method::POST, "/rooms", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{room}");
+        room
+    }
+
+    async fn long_term_room(&self, name: &str, extra: Value) -> Value {
+        let expires = self
+            .sim
+            .now()
+            .saturating_add(SignedDuration::from_hours(48))
+            .unwrap();
+        let mut body =
+            json!({"display_name": name, "type": "long_term", "expires_at": expires.to_string()});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        self.create_room(body).await
+    }
+}
+
+#[tokio::test]
+async fn auth_errors_have_the_gateway_shape() {
+    let api = Api::start().await;
+    let resp = api.http.get(api.url("/rooms")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"title":"Missing Auth","detail":"Auth header is required"})
+    );
+    let unauthorized =
+        json!({"title":"Unauthorized","detail":"You did not provide correct credentials"});
+    let now = Timestamp::now().as_second();
+    let other = api.sim.add_application().await.unwrap();
+    let forged = AppCredentials {
+        application_id: api.creds.application_id.clone(),
+        private_key_pem: other.private_key_pem.clone(),
+    };
+    for bad in [
+        "garbage".to_string(),
+        mint(&api.creds, now - 3600, Some(now - 60)),
+        mint(&api.creds, now - 25 * 3600, Some(now + 3600)),
+        mint(&forged, now, Some(now + 60)),
+    ] {
+        let resp = api
+            .http
+            .get(api.url("/rooms"))
+            .bearer_auth(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(resp.json::<Value>().await.unwrap(), unauthorized);
+    }
+    // Rotation: the old key stops working, the new one works.
+    let rotated = api.sim.rotate_key(&other.application_id).await.unwrap();
+    let (status, _) = api
+        .send_as(&other, reqwest::Method::GET, "/themes", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = api
+        .send_as(&rotated, reqwest::Method::GET, "/themes", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn rooms_follow_the_type_rules_and_error_shapes() {
+    let api = Api::start().await;
+    let room = api.create_room(json!({"display_name": "Standup"})).await;
+    assert_eq!(room["type"], "instant");
+    assert_eq!(room["is_available"], true);
+    let created: Timestamp = room["created_at"].as_str().unwrap().parse().unwrap();
+    let expires: Timestamp = room["expires_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        expires.duration_since(created),
+        SignedDuration::from_mins(10)
+    );
+    assert!(room["created_at"].as_str().unwrap().ends_with('Z'));
+    let code = room["meeting_code"].as_str().unwrap();
+    assert_eq!(
+        room["_links"]["guest_url"]["href"],
+        format!("https://meetings.vonage.com/{code}")
+    );
+    let id = room["id"].as_str().unwrap();
+
+    let (status, again) = api
+        .send(reqwest::Method::GET, &format!("/rooms/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(again["_links"]["host_url"], room["_links"]["host_url"]);
+
+    let (status, body) = api
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/rooms/{id}"),
+            Some(json!({"update_details": {"expire_after_use": true}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["name"], "BadRequestError");
+    assert_eq!(
+        body["message"],
+        format!("The room with id: {id} could not be updated because of its type: temporary")
+    );
+
+    let lt = api.long_term_room("Weekly", json!({})).await;
+    let lt_id = lt["id"].as_str().unwrap();
+    let (status, body) = api
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/rooms/{lt_id}"),
+            Some(json!({"update_details": {}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"status":400,"name":"InputValidationError","message":"\"update_details\" must have at least 1 key",
+               "errors":["\"update_details\" must have at least 1 key"]})
+    );
+    let (status, body) = api
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/rooms/{lt_id}"),
+            Some(json!({"update_details": {"join_approval_level": "explicit_approval"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["join_approval_level"], "explicit_approval");
+
+    let (status, body) = api
+        .send(
+            reqwest::Method::POST,
+            "/rooms",
+            Some(json!({"display_name": "x", "expires_at": "2030-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["name"], "InputValidationError");
+
+    let resp = api
+        .http
+        .delete(api.url(&format!("/rooms/{id}")))
+        .bearer_auth(token(&api.creds))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    let (status, body) = api
+        .send(
+            reqwest::Method::GET,
+            &format!("/rooms/{}", uuid::Uuid::new_v4()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["name"], "NotFoundError");
+}
+
+#[tokio::test]
+async fn applications_are_isolated_tenants() {
+    let api = Api::start().await;
+    let other = api.sim.add_application().await.unwrap();
+    let room = api.create_room(json!({"display_name": "Mine"})).await;
+    let path = format!("/rooms/{}", room["id"].as_str().unwrap());
+    let (status, _) = api.send_as(&other, reqwest::Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, page) = api
+        .send_as(&other, reqwest::Method::GET, "/rooms", None)
+        .await;
+    assert_eq!(page["total_items"], 0);
+    assert_eq!(api.sim.rooms(&api.creds.application_id).len(), 1);
+    assert!(api.sim.rooms(&other.application_id).is_empty());
+}
+
+#[tokio::test]
+async fn pagination_links_chain_across_every_base_path() {
+    let api = Api::start().await;
+    for i in 0..7 {
+        api.create_room(json!({"display_name": format!("r{i}")}))
+            .await;
+    }
+    let host = api.sim.addr().to_string();
+    for base in ["/v1/meetings", "/beta/meetings", "/meetings"] {
+        let mut url = format!("http://{host}{base}/rooms?page_size=3");
+        let mut seen = 0;
+        loop {
+            let page: Value = api
+                .http
+                .get(&url)
+                .bearer_auth(token(&api.creds))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(page["total_items"], 7);
+            assert_eq!(page["page_size"], 3);
+            for link in ["first", "self", "prev", "next"] {
+                let href = page["_links"][link]["href"].as_str().unwrap();
+                assert!(
+                    href.starts_with(&format!("{host}/meetings/rooms?page_size=3")),
+                    "{href}"
+                );
+            }
+            let rooms = page["_embedded"]["rooms"].as_array().unwrap();
+            seen += rooms.len();
+            if rooms.len() < 3 {
+                break;
+            }
+            let next = page["_links"]["next"]["href"].as_str().unwrap();
+            let start = next.split("start_id=").nth(1).unwrap();
+            url = format!("http://{host}{base}/rooms?page_size=3&start_id={start}");
+        }
+        assert_eq!(seen, 7);
+    }
+    api.sim
+        .update_behavior(|b| b.embedded_shape = EmbeddedShape::LiveFlatArray);
+    let (_, page) = api
+        .send(reqwest::Method::GET, "/rooms?page_size=1000", None)
+        .await;
+    assert_eq!(page["_embedded"].as_array().unwrap().len(), 7);
+    let (status, body) = api
+        .send(reqwest::Method::GET, "/rooms?page_size=1001", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn themes_conflicts_limits_and_deletion() {
+    let api = Api::start().await;
+    api.sim.update_behavior(|b| b.theme_limit = Some(2));
+    let (status, themes) = api.send(reqwest::Method::GET, "/themes", None).await;
+    assert_eq!((status, themes), (StatusCode::OK, json!([])));
+    let body = json!({"main_color": "#12f64e", "brand_text": "Acme", "theme_name": "Main", "short_company_url": "acme"});
+    let (status, theme) = api
+        .send(reqwest::Method::POST, "/themes", Some(body.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{theme}");
+    assert_eq!(theme["domain"], "VCP");
+    assert_eq!(theme["application_id"], api.creds.application_id);
+    let theme_id = theme["theme_id"].as_str().unwrap().to_string();
+    let (status, err) = api.send(reqwest::Method::POST, "/themes", Some(body)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(err["name"], "ConflictError");
+    assert_eq!(err["message"], "theme_name already exists in application");
+    let (status, _) = api
+        .send(
+            reqwest::Method::POST,
+            "/themes",
+            Some(json!({"main_color": "#fff", "brand_text": "B"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, err) = api
+        .send(
+            reqwest::Method::POST,
+            "/themes",
+            Some(json!({"main_color": "#fff", "brand_text": "B"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(err["message"], "exceeded maximum theme limit");
+
+    let room = api
+        .long_term_room("Themed", json!({"theme_id": theme_id}))
+        .await;
+    assert_eq!(
+        room["_links"]["guest_url"]["href"],
+        format!(
+            "https://meetings.vonage.com/acme/{}",
+            room["meeting_code"].as_str().unwrap()
+        )
+    );
+    let (status, page) = api
+        .send(
+            reqwest::Method::GET,
+            &format!("/themes/{theme_id}/rooms"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["total_items"], 1);
+
+    let (status, err) = api
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/themes/{theme_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        err,
+        json!({"status":400,"name":"BadRequestError","message":"could not delete theme",
+               "errors":[format!("Theme {theme_id} is used by 1 room")]})
+    );
+    let (status, _) = api
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/themes/{theme_id}?force=true"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, room) = api
+        .send(
+            reqwest::Method::GET,
+            &format!("/rooms/{}", room["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert!(room.get("theme_id").is_none(), "{room}");
+    let (status, err) = api
+        .send(reqwest::Method::GET, &format!("/themes/{theme_id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(err["message"], format!("could not find theme {theme_id}"));
+
+    let missing = uuid::Uuid::new_v4();
+    let (status, err) = api
+        .send(
+            reqwest::Method::PATCH,
+            "/applications",
+            Some(json!({"update_details": {"default_theme_id": missing}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        err["message"],
+        format!("Failed to update application because theme id {missing} not found")
+    );
+}
+
+fn transparent_png(width: u32, height: u32) -> Vec<u8> {
+    let mut data = vec![200u8; (width * height * 4) as usize];
+    data[3] = 0;
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(&data).unwrap();
+    }
+    out
+}
+
+fn upload_form(fields: &Value, file: Vec<u8>) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in fields.as_object().unwrap() {
+        form = form.text(name.clone(), value.as_str().unwrap().to_string());
+    }
+    let part = reqwest::multipart::Part::bytes(file)
+        .file_name("logo.png")
+        .mime_str("image/png")
+        .unwrap();
+    form.part("file", part)
+}
+
+#[tokio::test]
+async fn logo_upload_and_finalize() {
+    let api = Api::start().await;
+    let (_, theme) = api
+        .send(
+            reqwest::Method::POST,
+            "/themes",
+            Some(json!({"main_color": "#fff", "brand_text": "B"})),
+        )
+        .await;
+    let theme_id = theme["theme_id"].as_str().unwrap().to_string();
+    assert!(theme.get("brand_image_white").is_none());
+    let (status, forms) = api
+        .send(reqwest::Method::GET, "/themes/logos-upload-urls", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let forms = forms.as_array().unwrap().clone();
+    assert_eq!(forms.len(), 3);
+    let white = forms
+        .iter()
+        .find(|f| f["fields"]["logoType"] == "white")
+        .unwrap();
+    let favicon = forms
+        .iter()
+        .find(|f| f["fields"]["logoType"] == "favicon")
+        .unwrap();
+    let storage_url = white["url"].as_str().unwrap();
+    assert!(storage_url.starts_with(&format!("http://{}/_storage/", api.sim.addr())));
+
+    // Tampered field: SignatureDoesNotMatch.
+    let mut tampered = white["fields"].clone();
+    tampered["key"] = json!("auto-expiring-temp/logos/white/evil");
+    let resp = api
+        .http
+        .post(storage_url)
+        .multipart(upload_form(&tampered, transparent_png(10, 10)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("<Code>SignatureDoesNotMatch</Code>")
+    );
+    // An Authorization header is refused.
+    let resp = api
+        .http
+        .post(storage_url)
+        .bearer_auth(token(&api.creds))
+        .multipart(upload_form(&white["fields"], transparent_png(10, 10)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // A PUT is not an upload.
+    let resp = api
+        .http
+        .put(storage_url)
+        .body(transparent_png(10, 10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    for (form, png) in [
+        (white, transparent_png(120, 40)),
+        (favicon, transparent_png(64, 64)),
+    ] {
+        let resp = api
+            .http
+            .post(storage_url)
+            .multipart(upload_form(&form["fields"], png))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    }
+    let white_key = white["fields"]["key"].as_str().unwrap();
+    let favicon_key = favicon["fields"]["key"].as_str().unwrap();
+    let (status, err) = api
+        .send(
+            reqwest::Method::PUT,
+            &format!("/themes/{theme_id}/finalizeLogos"),
+            Some(json!({"keys": [white_key, {"key": favicon_key}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["message"], "could not finalize logos");
+    assert_eq!(
+        err["errors"],
+        json!([{"logoKey": favicon_key, "code": "invalid_logo_properties", "invalidProperty": "dimensions"}])
+    );
+    let (status, _) = api
+        .send(
+            reqwest::Method::PUT,
+            &format!("/themes/{theme_id}/finalizeLogos"),
+            Some(json!({"keys": [white_key]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, theme) = api
+        .send(reqwest::Method::GET, &format!("/themes/{theme_id}"), None)
+        .await;
+    let logo_url = theme["brand_image_white_url"].as_str().unwrap();
+    assert!(
+        theme["brand_image_white"]
+            .as_str()
+            .unwrap()
+            .starts_with("logos/white/")
+    );
+    let logo = api.http.get(logo_url).send().await.unwrap();
+    assert_eq!(logo.status(), StatusCode::OK);
+    assert_eq!(
+        logo.bytes().await.unwrap().to_vec(),
+        transparent_png(120, 40)
+    );
+}
+
+#[tokio::test]
+async fn faults_drop_after_commit_rate_limit_and_hang() {
+    let api = Api::start().await;
+    api.sim
+        .faults()
+        .add(FaultSpec::new("createRoom", FaultKind::CommitThenDrop).times(1));
+    let result = api
+        .http
+        .post(api.url("/rooms"))
+        .bearer_auth(token(&api.creds))
+        .json(&json!({"display_name": "ghost"}))
+        .send()
+        .await;
+    assert!(
+        result.is_err(),
+        "expected a dropped connection, got {result:?}"
+    );
+    assert_eq!(
+        api.sim.rooms(&api.creds.application_id).len(),
+        1,
+        "the create was committed"
+    );
+    assert_eq!(api.sim.counters().dropped_connections, 1);
+
+    api.sim.faults().add(
+        FaultSpec::new(
+            "getRooms",
+            FaultKind::RateLimited {
+                retry_after_secs: 7,
+            },
+        )
+        .times(2),
+    );
+    for _ in 0..2 {
+        let resp = api
+            .http
+            .get(api.url("/rooms"))
+            .bearer_auth(token(&api.creds))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()["retry-after"], "7");
+    }
+    let (status, _) = api.send(reqwest::Method::GET, "/rooms", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let counters = api.sim.counters();
+    assert_eq!(counters.operation_status("getRooms", 429), 2);
+    assert_eq!(counters.operation_status("getRooms", 200), 1);
+
+    api.sim
+        .faults()
+        .add(FaultSpec::new("getThemes", FaultKind::Timeout).times(1));
+    let result = api
+        .http
+        .get(api.url("/themes"))
+        .bearer_auth(token(&api.creds))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(result.unwrap_err().is_timeout());
+
+    let exchanges = api.sim.exchanges();
+    let ok = exchanges
+        .iter()
+        .rev()
+        .find(|e| e.operation_id.as_deref() == Some("getRooms") && e.status == 200)
+        .unwrap();
+    assert_eq!(ok.body.as_ref().unwrap()["total_items"], 1);
+}
+
+#[tokio::test]
+async fn callbacks_fire_for_expiry_and_meetings() {
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = received.clone();
+    let receiver = axum::Router::new().route(
+        "/{kind}",
+        axum::routing::post(move |axum::Json(event): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(event);
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+
+    let api = Api::start().await;
+    api.sim
+        .set_application_callbacks(
+            &api.creds.application_id,
+            CallbackUrls {
+                sessions_callback_url: Some(format!("{hook}/sessions")),
+                ..CallbackUrls::default()
+            },
+        )
+        .unwrap();
+    let room = api
+        .create_room(json!({"display_name": "cb", "callback_urls": {"rooms_callback_url": format!("{hook}/rooms")}}))
+        .await;
+    let room_id: uuid::Uuid = room["id"].as_str().unwrap().parse().unwrap();
+    let session = api.sim.start_session(room_id).unwrap();
+    api.sim.join_session(&session.id, "Ann", true).unwrap();
+    api.sim.end_session(&session.id).unwrap();
+    api.sim.advance_clock(SignedDuration::from_mins(11));
+    assert!(api.sim.flush_callbacks(Duration::from_secs(5)).await);
+    let events: Vec<String> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "session:started",
+            "session:participant:joined",
+            "session:participant:left",
+            "session:ended",
+            "room:expired"
+        ]
+    );
+    let (_, room) = api
+        .send(reqwest::Method::GET, &format!("/rooms/{room_id}"), None)
+        .await;
+    assert_eq!(room["is_available"], false);
+    assert_eq!(api.sim.counters().callbacks_delivered, 5);
+}
+
+#[tokio::test]
+async fn control_endpoints_work_over_http() {
+    let api = Api::start().await;
+    let control = api.sim.control_url();
+    let token: Value = api
+        .http
+        .get(format!("{control}/token"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap();
+    let resp = api
+        .http
+        .get(api.url("/dial-in-numbers"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        !resp
+            .json::<Value>()
+            .await
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let app: Value = api
+        .http
+        .post(format!("{control}/applications"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        app["private_key_pem"]
+            .as_str()
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
+
+    let fault = json!({"operation": "getDialInNumbers", "kind": {"type": "server_error", "status": 503}, "trigger": {"times": 1}});
+    let resp = api
+        .http
+        .post(format!("{control}/faults"))
+        .json(&fault)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = api
+        .http
+        .get(api.url("/dial-in-numbers"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    let counters: Value = api
+        .http
+        .get(format!("{control}/counters"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counters["by_operation"]["getDialInNumbers"], 2);
+    api.http
+        .delete(format!("{control}/counters"))
+        .send()
+        .await
+        .unwrap();
+    let counters: Value = api
+        .http
+        .get(format!("{control}/counters"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counters["total"], 0);
+
+    let room = api.create_room(json!({"display_name": "clocked"})).await;
+    let resp = api
+        .http
+        .post(format!("{control}/clock/advance"))
+        .json(&json!({"seconds": 601}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let state: Value = api
+        .http
+        .get(format!("{control}/state/{}", api.creds.application_id))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["rooms"][0]["id"], room["id"]);
+    assert_eq!(state["rooms"][0]["expired"], true);
+    let resp = api
+        .http
+        .patch(format!("{control}/behavior"))
+        .json(&json!({"expired_rooms_report_available": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (_, room) = api
+        .send(
+            reqwest::Method::GET,
+            &format!("/rooms/{}", room["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(room["is_available"], true);
+}
+
+#[tokio::test]
+async fn malformed_input_gets_4xx_json() {
+    let api = Api::start().await;
+    let resp = api
+        .http
+        .post(api.url("/rooms"))
+        .bearer_auth(token(&api.creds))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["name"],
+        "BadRequestError"
+    );
+    for body in [json!([1, 2]), json!("x"), json!({"display_name": 5})] {
+        let (status, err) = api.send(reqwest::Method::POST, "/rooms", Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(err["name"], "InputValidationError");
+    }
+    let (status, _) = api.send(reqwest::Method::GET, "/nowhere", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, err) = api
+        .send(reqwest::Method::GET, "/sessions/abc/recordings", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        err["message"],
+        "Failed to find session recordings by id: abc"
+    );
+    let (status, err) = api
+        .send(reqwest::Method::GET, "/recordings/abc", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(err["message"], "Recording abc was not found");
+}
