@@ -27,42 +27,30 @@ pub fn parse_update_application(body: &Value) -> Result<Uuid, ApiError> {
     finish(errors, parsed)
 }
 
-/// Validates `{"keys":[...]}`; items may be strings or `{"key": "..."}` objects.
+/// Reads `{"keys":[...]}`; items may be strings or `{"key": "..."}` objects.
+///
+/// Failures use the operation's documented error shape (`could not finalize logos`): a missing
+/// or empty list has no per-key errors, and unusable items become keys that are not found.
 pub fn parse_finalize_keys(body: &Value) -> Result<Vec<String>, ApiError> {
-    let mut errors = Vec::new();
-    let parsed = Reader::root(body, &mut errors).and_then(|mut r| {
-        r.only(&["keys"]);
-        if !r.require("keys") {
-            return None;
-        }
-        let Some(items) = r.raw("keys").and_then(Value::as_array) else {
-            r.report("keys", "must be an array");
-            return None;
-        };
-        if items.is_empty() {
-            r.report("keys", "must contain at least 1 items");
-            return None;
-        }
-        let mut keys = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let key = match item {
-                Value::String(s) => Some(s.as_str()),
-                Value::Object(o) => o.get("key").and_then(Value::as_str),
-                _ => None,
-            };
-            match key.filter(|k| !k.is_empty()) {
-                Some(k) => keys.push(k.to_string()),
-                None => {
-                    let label = r.label_of(&format!("keys[{i}]"));
-                    r.report_raw(format!(
-                        "\"{label}\" must be a string or an object with a key"
-                    ));
-                }
-            }
-        }
-        Some(keys)
-    });
-    finish(errors, parsed)
+    let items = body
+        .get("keys")
+        .and_then(Value::as_array)
+        .filter(|items| !items.is_empty())
+        .ok_or_else(|| ApiError::BadRequest {
+            message: "could not finalize logos".into(),
+            errors: Vec::new(),
+        })?;
+    Ok(items
+        .iter()
+        .map(|item| match item {
+            Value::String(key) => key.clone(),
+            Value::Object(o) => match o.get("key") {
+                Some(Value::String(key)) => key.clone(),
+                other => other.map(Value::to_string).unwrap_or_default(),
+            },
+            other => other.to_string(),
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -96,11 +84,20 @@ mod tests {
 
     #[test]
     fn finalize_keys_accept_strings_and_objects() {
-        let keys = parse_finalize_keys(&json!({"keys": ["a", {"key": "b"}]})).unwrap();
-        assert_eq!(keys, ["a", "b"]);
-        assert!(parse_finalize_keys(&json!({"keys": []})).is_err());
-        assert!(parse_finalize_keys(&json!({"keys": [1]})).is_err());
-        assert!(parse_finalize_keys(&json!({"keys": "a"})).is_err());
-        assert!(parse_finalize_keys(&json!({})).is_err());
+        let keys = parse_finalize_keys(&json!({"keys": ["a", {"key": "b"}, 1, {}]})).unwrap();
+        assert_eq!(keys, ["a", "b", "1", ""]);
+        for bad in [
+            json!({"keys": []}),
+            json!({"keys": "a"}),
+            json!({}),
+            json!([1]),
+        ] {
+            let err = parse_finalize_keys(&bad).unwrap_err();
+            assert_eq!(
+                err.body(),
+                json!({"status": 400, "name": "BadRequestError",
+                "message": "could not finalize logos", "errors": []})
+            );
+        }
     }
 }

@@ -200,11 +200,6 @@ impl<'a, 'e> Reader<'a, 'e> {
         }
     }
 
-    /// The raw value of `key`.
-    pub(crate) fn raw(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key)
-    }
-
     /// Reports `"<this object>" must have at least 1 key` when empty; returns whether non-empty.
     pub(crate) fn non_empty(&mut self) -> bool {
         if self.map.is_empty() {
@@ -219,16 +214,6 @@ impl<'a, 'e> Reader<'a, 'e> {
     /// Reports a custom message about `key`.
     pub(crate) fn report(&mut self, key: &str, what: &str) {
         self.fail(key, what);
-    }
-
-    /// Reports a complete message.
-    pub(crate) fn report_raw(&mut self, message: String) {
-        self.errors.push(message);
-    }
-
-    /// Label for `key` as used in messages.
-    pub(crate) fn label_of(&self, key: &str) -> String {
-        self.label(key)
     }
 }
 

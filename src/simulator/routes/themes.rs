@@ -63,19 +63,13 @@ pub(crate) async fn update(
     })
 }
 
-/// Reads `force` from the query: `true`/`1` force; `false`/`0`/absent do not.
-fn force_flag(query: Option<&str>) -> Result<bool, ApiError> {
-    let mut force = false;
-    for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if name == "force" {
-            force = match value.as_ref() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => return Err(ApiError::invalid("\"force\" must be a boolean")),
-            };
-        }
-    }
-    Ok(force)
+/// Reads `force` from the query: only `true` (any case) or `1` forces, as a query-string
+/// comparison would; anything else does not.
+fn force_flag(query: Option<&str>) -> bool {
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .filter(|(name, _)| name == "force")
+        .last()
+        .is_some_and(|(_, value)| value.eq_ignore_ascii_case("true") || value == "1")
 }
 
 /// `DELETE /themes/{theme_id}` (deleteTheme).
@@ -88,8 +82,7 @@ pub(crate) async fn delete(
     let app = ctx.authenticate(&headers)?;
     ctx.with_state(|state, _| {
         state.theme(&app, &id)?;
-        let force = force_flag(query.as_deref())?;
-        state.delete_theme(&app, &id, force)?;
+        state.delete_theme(&app, &id, force_flag(query.as_deref()))?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
 }
@@ -123,9 +116,10 @@ mod tests {
 
     #[test]
     fn force_parsing() {
-        assert_eq!(force_flag(None), Ok(false));
-        assert_eq!(force_flag(Some("force=true")), Ok(true));
-        assert_eq!(force_flag(Some("force=0")), Ok(false));
-        assert!(force_flag(Some("force=yes")).is_err());
+        assert!(!force_flag(None));
+        assert!(force_flag(Some("force=true")));
+        assert!(force_flag(Some("force=TRUE")));
+        assert!(!force_flag(Some("force=0")));
+        assert!(!force_flag(Some("force=yes")));
     }
 }
