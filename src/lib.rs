@@ -2,6 +2,8 @@
 
 pub mod controller;
 pub mod crd;
+pub mod leader;
 pub mod meetings;
 pub mod run_args;
 pub mod simulator;
+pub mod telemetry;

@@ -2,8 +2,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use futures::FutureExt;
+use meetings_operator::controller::runner::{self, Stopped};
+use meetings_operator::leader::{Elector, KubeLeases, LeaderState};
+use meetings_operator::run_args::RunArgs;
+use meetings_operator::telemetry::{Phase, Telemetry, logging, server};
+use tokio::sync::watch;
 
 #[derive(Parser)]
 #[command(
@@ -21,7 +28,7 @@ enum Command {
     /// Run the operator.
     Run {
         #[command(flatten)]
-        args: meetings_operator::run_args::RunArgs,
+        args: Box<RunArgs>,
         /// Log as JSON lines instead of human-readable text.
         #[arg(long, env = "LOG_JSON")]
         log_json: bool,
@@ -41,12 +48,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crd { write, check } => crd_command(write, check),
-        Command::Run { args, log_json } => {
-            init_logging(log_json);
-            tokio::runtime::Runtime::new()
-                .map_err(|e| e.to_string())
-                .and_then(|rt| rt.block_on(run(args)))
-        }
+        Command::Run { args, log_json } => logging::init(log_json)
+            .map_err(|e| e.to_string())
+            .and_then(|()| tokio::runtime::Runtime::new().map_err(|e| e.to_string()))
+            .and_then(|rt| {
+                let result = rt.block_on(run(*args));
+                // Do not wait for tasks stuck in blocking calls.
+                rt.shutdown_timeout(Duration::from_secs(1));
+                result
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,31 +94,92 @@ fn crd_command(write: Option<PathBuf>, check: Option<PathBuf>) -> Result<(), Str
     }
 }
 
-fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
-async fn run(args: meetings_operator::run_args::RunArgs) -> Result<(), String> {
+/// Runs the operator: the telemetry server, then (as leader, or always
+/// without leader election) the controllers until SIGTERM or Ctrl-C.
+///
+/// A leader that loses its lease stops the controllers at once and the
+/// process exits with status 1, so that Kubernetes restarts it as a
+/// follower; on SIGTERM the leader finishes its in-flight reconciles, then
+/// releases the lease so that a follower takes over at once.
+async fn run(args: RunArgs) -> Result<(), String> {
     let kube = kube::Client::try_default()
         .await
         .map_err(|e| format!("connecting to Kubernetes: {e}"))?;
-    let shutdown = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
-        }
-        tracing::info!("shutting down: finishing in-flight reconciles");
-    };
-    meetings_operator::controller::runner::run(kube, args.options(), shutdown)
+    let telemetry = Telemetry::default();
+    let listener = tokio::net::TcpListener::bind(args.metrics_addr)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| format!("listening on {}: {e}", args.metrics_addr))?;
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+    }
+    tokio::spawn({
+        let telemetry = telemetry.clone();
+        async move {
+            if let Err(error) = server::serve(listener, telemetry).await {
+                tracing::error!(%error, "the metrics server stopped");
+            }
+        }
+    });
+    let mut options = args.options();
+    options.observer = telemetry.metrics.clone();
+    let shutdown = shutdown_signal(telemetry.clone()).shared();
+
+    if !args.leader_election {
+        telemetry.metrics.set_leader(true);
+        runner::run_supervised(kube, options, &telemetry, shutdown, std::future::pending())
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+
+    let config = args.lease_config();
+    let store = KubeLeases::new(kube.clone(), &config.namespace, &config.name);
+    let elector = Elector::new(store, config).map_err(|e| format!("leader election: {e}"))?;
+    tokio::spawn(mirror_leadership(elector.subscribe(), telemetry.clone()));
+    tracing::info!(identity = %elector.identity(), "waiting for leadership");
+    let leadership = tokio::select! {
+        leadership = elector.acquire() => leadership,
+        () = shutdown.clone() => return Ok(()),
+    };
+    let result =
+        runner::run_supervised(kube, options, &telemetry, shutdown, leadership.lost()).await;
+    match result {
+        Ok(Stopped::Aborted) => Err(
+            "lost leadership: stopped reconciling; exiting so that a new leader takes over".into(),
+        ),
+        Ok(Stopped::Shutdown) => {
+            // Errors are logged; the lease then simply expires.
+            let _ = leadership.release().await;
+            Ok(())
+        }
+        Err(error) => {
+            let _ = leadership.release().await;
+            Err(error.to_string())
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C, marking the replica as stopping.
+async fn shutdown_signal(telemetry: Telemetry) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+    }
+    telemetry.health.set(Phase::Stopping);
+    tracing::info!("shutting down: finishing in-flight reconciles");
+}
+
+/// Keeps the leader gauge and the follower's readiness in step with the elector.
+async fn mirror_leadership(mut states: watch::Receiver<LeaderState>, telemetry: Telemetry) {
+    loop {
+        let state = states.borrow_and_update().clone();
+        telemetry.metrics.set_leader(state == LeaderState::Leading);
+        if matches!(state, LeaderState::Following { .. }) {
+            telemetry.health.advance(Phase::Starting, Phase::Standby);
+        }
+        if states.changed().await.is_err() {
+            return;
+        }
+    }
 }

@@ -1,14 +1,29 @@
 //! Command-line flags of `meetings-operator run`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::controller::runner::RunOptions;
 use crate::controller::{SecretKey, Settings, parse_duration};
+use crate::leader::LeaseConfig;
 use crate::meetings::{ClientConfig, DEFAULT_BASE_URL, NoopObserver, RateLimit};
 
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).ok_or_else(|| format!("{text:?} is not a duration such as 30s, 5m or 1h"))
+}
+
+/// Like [`duration`], and also milliseconds (`500ms`).
+fn fine_duration(text: &str) -> Result<Duration, String> {
+    match text.trim().strip_suffix("ms") {
+        Some(millis) => millis
+            .parse::<u64>()
+            .ok()
+            .filter(|m| *m > 0)
+            .map(Duration::from_millis)
+            .ok_or_else(|| format!("{text:?} is not a duration such as 500ms, 5s or 1m")),
+        None => duration(text),
+    }
 }
 
 /// Flags of the operator.
@@ -48,6 +63,44 @@ pub struct RunArgs {
     /// How long a credentials Secret is trusted before it is read again.
     #[arg(long, env = "CREDENTIALS_RECHECK", default_value = "30s", value_parser = duration)]
     pub credentials_recheck: Duration,
+    /// Address of the HTTP server for /metrics, /healthz and /readyz.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Elect a leader through a Lease so that only one replica reconciles
+    /// (`--leader-election=false` to run the controllers unconditionally).
+    #[arg(
+        long,
+        env = "LEADER_ELECTION",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub leader_election: bool,
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "LEASE_NAME", default_value = "meetings-operator")]
+    pub lease_name: String,
+    /// Namespace of the leader-election Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// This replica's identity in the Lease; the host name with a random
+    /// suffix when unset.
+    #[arg(long, env = "POD_NAME")]
+    pub lease_identity: Option<String>,
+    /// How long followers wait for a leader that stopped renewing (whole seconds).
+    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = duration)]
+    pub lease_duration: Duration,
+    /// How often the leader renews the Lease.
+    #[arg(long, env = "LEASE_RENEW_INTERVAL", default_value = "5s", value_parser = fine_duration)]
+    pub lease_renew_interval: Duration,
+    /// How long the leader keeps trying to renew before it gives up and exits;
+    /// must lie between the renew interval and the lease duration.
+    #[arg(long, env = "LEASE_RENEW_DEADLINE", default_value = "10s", value_parser = fine_duration)]
+    pub lease_renew_deadline: Duration,
+    /// How often followers look at the Lease.
+    #[arg(long, env = "LEASE_RETRY_PERIOD", default_value = "2s", value_parser = fine_duration)]
+    pub lease_retry_period: Duration,
 }
 
 impl RunArgs {
@@ -80,5 +133,87 @@ impl RunArgs {
             credentials_recheck: self.credentials_recheck,
             observer: Arc::new(NoopObserver),
         }
+    }
+
+    /// The leader-election settings (not validated).
+    pub fn lease_config(&self) -> LeaseConfig {
+        let identity = self
+            .lease_identity
+            .as_deref()
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .map_or_else(crate::leader::default_identity, str::to_owned);
+        LeaseConfig {
+            lease_duration: self.lease_duration,
+            renew_interval: self.lease_renew_interval,
+            renew_deadline: self.lease_renew_deadline,
+            retry_period: self.lease_retry_period,
+            ..LeaseConfig::new(&self.lease_name, &self.lease_namespace, identity)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn parse(flags: &[&str]) -> Result<RunArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("run").chain(flags.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn leader_election_is_on_by_default_with_valid_timings() {
+        let args = parse(&[]).unwrap();
+        assert!(args.leader_election);
+        assert_eq!(args.metrics_addr, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(args.lease_name, "meetings-operator");
+        let config = args.lease_config();
+        assert_eq!(config.lease_duration, Duration::from_secs(15));
+        assert_eq!(config.renew_interval, Duration::from_secs(5));
+        assert_eq!(config.renew_deadline, Duration::from_secs(10));
+        assert_eq!(config.retry_period, Duration::from_secs(2));
+        assert!(!config.identity.is_empty());
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
+    fn leader_election_flags() {
+        assert!(!parse(&["--leader-election=false"]).unwrap().leader_election);
+        assert!(parse(&["--leader-election"]).unwrap().leader_election);
+        assert!(parse(&["--leader-election=true"]).unwrap().leader_election);
+        let args = parse(&[
+            "--lease-name=op",
+            "--lease-namespace=ops",
+            "--lease-identity=pod-1",
+            "--lease-duration=3s",
+            "--lease-renew-interval=500ms",
+            "--lease-renew-deadline=2s",
+            "--lease-retry-period=250ms",
+            "--metrics-addr=127.0.0.1:9000",
+        ])
+        .unwrap();
+        let config = args.lease_config();
+        assert_eq!(
+            (
+                config.name.as_str(),
+                config.namespace.as_str(),
+                config.identity.as_str()
+            ),
+            ("op", "ops", "pod-1")
+        );
+        assert_eq!(config.renew_interval, Duration::from_millis(500));
+        assert_eq!(config.retry_period, Duration::from_millis(250));
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(args.metrics_addr.port(), 9000);
+        assert!(parse(&["--lease-retry-period=0ms"]).is_err());
+        assert!(parse(&["--lease-duration=500ms"]).is_err());
     }
 }

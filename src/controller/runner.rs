@@ -1,23 +1,30 @@
 //! Wires the two controllers together for a set of namespaces and runs them.
+//!
+//! Every reconcile runs in a `reconcile` span with `kind`, `namespace` and
+//! `name`, and its result and duration are recorded in the metrics.
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
+use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use super::backoff::ObjectBackoff;
 use super::credentials::{CredentialStore, SecretKey};
 use super::events::EventPublisher;
 use super::snapshot::RoomSnapshots;
 use super::status_cache::{LastObserved, StatusCache};
-use super::{Context, HOST_URL_LABEL, Settings, room, theme};
+use super::{Context, Error, HOST_URL_LABEL, Settings, room, theme};
 use crate::crd::{MeetingRoom, MeetingTheme};
 use crate::meetings::{ApiObserver, ClientConfig};
+use crate::telemetry::{self, KIND_ROOM, KIND_THEME, Metrics, Phase, Telemetry};
 
 /// Everything `run` needs.
 #[derive(Clone)]
@@ -45,13 +52,45 @@ struct Shared {
     backoff: Arc<ObjectBackoff>,
 }
 
+/// How [`run_supervised`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// `shutdown` resolved and the in-flight reconciles finished.
+    Shutdown,
+    /// `abort` resolved: the controllers were stopped at once and in-flight
+    /// reconciles dropped at their next await point.
+    Aborted,
+}
+
 /// Runs the controllers until `shutdown` resolves, then lets in-flight
 /// reconciles finish.
 pub async fn run(
     kube: kube::Client,
     options: RunOptions,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), crate::meetings::ApiError> {
+    run_supervised(
+        kube,
+        options,
+        &Telemetry::default(),
+        shutdown,
+        std::future::pending(),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Like [`run`], recording metrics in `telemetry` and moving its health from
+/// [`Phase::Syncing`] to [`Phase::Running`] once every cache has synced.
+/// When `abort` resolves (leadership was lost), every controller stops at
+/// once, without finishing in-flight reconciles.
+pub async fn run_supervised(
+    kube: kube::Client,
+    options: RunOptions,
+    telemetry: &Telemetry,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    abort: impl Future<Output = ()> + Send,
+) -> Result<Stopped, crate::meetings::ApiError> {
     let shared = Shared {
         credentials: Arc::new(CredentialStore::new(
             kube.clone(),
@@ -72,19 +111,102 @@ pub async fn run(
         options.namespaces.iter().cloned().map(Some).collect()
     };
     let shutdown = futures::future::FutureExt::shared(shutdown);
-    let mut tasks = Vec::new();
+    telemetry.health.set(Phase::Syncing);
+    let mut tasks = JoinSet::new();
+    let mut stores = Vec::new();
     for scope in scopes {
-        let (theme_task, room_task) =
-            controllers(&kube, &options, &shared, scope, shutdown.clone());
-        tasks.push(tokio::spawn(theme_task));
-        tasks.push(tokio::spawn(room_task));
+        let controllers = controllers(
+            &kube,
+            &options,
+            &shared,
+            &telemetry.metrics,
+            scope,
+            shutdown.clone(),
+        );
+        telemetry
+            .metrics
+            .watch_stores(controllers.themes.clone(), controllers.rooms.clone());
+        stores.push((controllers.themes, controllers.rooms));
+        tasks.spawn(controllers.theme_task);
+        tasks.spawn(controllers.room_task);
     }
-    for task in tasks {
-        if let Err(error) = task.await {
+    tasks.spawn(ready_when_synced(stores, telemetry.clone()));
+    let aborted = tokio::select! {
+        () = join_all(&mut tasks) => false,
+        () = abort => true,
+    };
+    if !aborted {
+        return Ok(Stopped::Shutdown);
+    }
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    tracing::warn!("controllers stopped without finishing in-flight reconciles");
+    Ok(Stopped::Aborted)
+}
+
+async fn join_all(tasks: &mut JoinSet<()>) {
+    while let Some(result) = tasks.join_next().await {
+        if let Err(error) = result {
             tracing::error!(%error, "controller task failed");
         }
     }
-    Ok(())
+}
+
+/// Marks the replica ready once the theme and room caches of every scope have synced.
+async fn ready_when_synced(
+    stores: Vec<(Store<MeetingTheme>, Store<MeetingRoom>)>,
+    telemetry: Telemetry,
+) {
+    for (themes, rooms) in &stores {
+        if themes.wait_until_ready().await.is_err() || rooms.wait_until_ready().await.is_err() {
+            return;
+        }
+    }
+    if telemetry.health.advance(Phase::Syncing, Phase::Running) {
+        tracing::info!("caches synced: ready");
+    }
+}
+
+/// The span of one reconcile of `object`.
+fn reconcile_span<K: Resource>(kind: &'static str, object: &K) -> tracing::Span {
+    let meta = object.meta();
+    tracing::info_span!(
+        "reconcile",
+        kind = %kind,
+        namespace = %meta.namespace.as_deref().unwrap_or_default(),
+        name = %meta.name.as_deref().unwrap_or_default(),
+    )
+}
+
+/// Runs `reconcile` in `span` and records its result and duration.
+fn observed(
+    kind: &'static str,
+    span: tracing::Span,
+    metrics: Arc<Metrics>,
+    reconcile: impl Future<Output = Result<Action, Error>> + Send + 'static,
+) -> impl Future<Output = Result<Action, Error>> + Send + 'static {
+    async move {
+        let started = Instant::now();
+        let result = reconcile.await;
+        let took = started.elapsed();
+        let error = result.as_ref().err().map(telemetry::error_reason);
+        metrics.reconcile_finished(kind, error, took);
+        tracing::debug!(
+            took_ms = took.as_millis() as u64,
+            ok = error.is_none(),
+            "reconciled"
+        );
+        result
+    }
+    .instrument(span)
+}
+
+/// The two controllers of one scope and their caches.
+struct ScopeControllers<T, R> {
+    theme_task: T,
+    room_task: R,
+    themes: Store<MeetingTheme>,
+    rooms: Store<MeetingRoom>,
 }
 
 fn api<K>(kube: &kube::Client, namespace: Option<&str>) -> Api<K>
@@ -101,12 +223,13 @@ fn controllers(
     kube: &kube::Client,
     options: &RunOptions,
     shared: &Shared,
+    metrics: &Arc<Metrics>,
     namespace: Option<String>,
-    shutdown: impl std::future::Future<Output = ()> + Send + Sync + Clone + 'static,
-) -> (
-    impl std::future::Future<Output = ()> + Send + 'static,
-    impl std::future::Future<Output = ()> + Send + 'static,
-) {
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+) -> ScopeControllers<
+    impl Future<Output = ()> + Send + 'static,
+    impl Future<Output = ()> + Send + 'static,
+> {
     let ns = namespace.as_deref();
     let mut watch = watcher::Config::default().any_semantic();
     if let Some(selector) = &options.label_selector {
@@ -157,7 +280,17 @@ fn controllers(
             },
         )
         .graceful_shutdown_on(shutdown.clone())
-        .run(room::reconcile, room::error_policy, context.clone())
+        .run(
+            {
+                let metrics = metrics.clone();
+                move |room: Arc<MeetingRoom>, ctx| {
+                    let span = reconcile_span(KIND_ROOM, room.as_ref());
+                    observed(KIND_ROOM, span, metrics.clone(), room::reconcile(room, ctx))
+                }
+            },
+            room::error_policy,
+            context.clone(),
+        )
         .for_each(|result| async move {
             if let Err(error) = result {
                 tracing::debug!(%error, "room reconcile did not complete");
@@ -172,11 +305,31 @@ fn controllers(
                 .map(|r| ObjectRef::<MeetingTheme>::new(&r.name).within(&namespace))
         })
         .graceful_shutdown_on(shutdown)
-        .run(theme::reconcile, theme::error_policy, context)
+        .run(
+            {
+                let metrics = metrics.clone();
+                move |theme: Arc<MeetingTheme>, ctx| {
+                    let span = reconcile_span(KIND_THEME, theme.as_ref());
+                    observed(
+                        KIND_THEME,
+                        span,
+                        metrics.clone(),
+                        theme::reconcile(theme, ctx),
+                    )
+                }
+            },
+            theme::error_policy,
+            context,
+        )
         .for_each(|result| async move {
             if let Err(error) = result {
                 tracing::debug!(%error, "theme reconcile did not complete");
             }
         });
-    (theme_task, room_task)
+    ScopeControllers {
+        theme_task,
+        room_task,
+        themes,
+        rooms,
+    }
 }
