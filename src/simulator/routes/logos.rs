@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use serde_json::Value;
 
 use super::body::{json_body, ok};
 use crate::simulator::errors::ApiError;
@@ -34,7 +35,8 @@ pub(crate) async fn finalize(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let app = ctx.authenticate(&headers)?;
-    let body = json_body(&headers, &body)?;
+    // Unreadable bodies get the operation's documented error shape, like any unusable body.
+    let body = json_body(&headers, &body).unwrap_or(Value::Null);
     let url = storage_url(&ctx, &headers);
     ctx.with_state(|state, now| {
         state.theme(&app, &id)?;
