@@ -35,12 +35,12 @@ enum Command {
     },
     /// Print the CRDs as YAML, write them to a directory, or check a directory is current.
     Crd {
-        /// Write one file per CRD into this directory.
+        /// Write one file per CRD into this directory (repeatable).
         #[arg(long, conflicts_with = "check")]
-        write: Option<PathBuf>,
-        /// Fail when the files in this directory differ from the generated CRDs.
+        write: Vec<PathBuf>,
+        /// Fail when the files in this directory differ from the generated CRDs (repeatable).
         #[arg(long)]
-        check: Option<PathBuf>,
+        check: Vec<PathBuf>,
     },
 }
 
@@ -67,20 +67,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn crd_command(write: Option<PathBuf>, check: Option<PathBuf>) -> Result<(), String> {
+fn crd_command(write: Vec<PathBuf>, check: Vec<PathBuf>) -> Result<(), String> {
     let mut stale = Vec::new();
     for (file, crd) in meetings_operator::crd::all() {
         let yaml = meetings_operator::crd::to_yaml(&crd).map_err(|e| e.to_string())?;
-        if let Some(dir) = &write {
+        for dir in &write {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             let path = dir.join(file);
-            std::fs::write(&path, yaml).map_err(|e| format!("{}: {e}", path.display()))?;
-        } else if let Some(dir) = &check {
+            std::fs::write(&path, &yaml).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        for dir in &check {
             let path = dir.join(file);
             if std::fs::read_to_string(&path).ok().as_deref() != Some(yaml.as_str()) {
                 stale.push(path.display().to_string());
             }
-        } else {
+        }
+        if write.is_empty() && check.is_empty() {
             print!("---\n{yaml}");
         }
     }
@@ -88,7 +90,7 @@ fn crd_command(write: Option<PathBuf>, check: Option<PathBuf>) -> Result<(), Str
         Ok(())
     } else {
         Err(format!(
-            "stale CRD files (regenerate with `meetings-operator crd --write crds`): {}",
+            "stale CRD files (regenerate with `meetings-operator crd --write crds --write charts/meetings-operator/crds`): {}",
             stale.join(", ")
         ))
     }

@@ -1,0 +1,541 @@
+//! The controllers end to end: a real control plane, the simulator over real
+//! HTTP, and the operator in-process.
+
+#[path = "support/operator.rs"]
+mod operator_env;
+mod support;
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use meetings_operator::crd::{MeetingRoom, MeetingTheme};
+use meetings_operator::simulator::{FaultKind, FaultSpec};
+use operator_env::{OperatorEnv, condition_message, has_condition};
+use serde_json::json;
+
+fn in_days(days: i64) -> String {
+    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * days);
+    meetings_operator::meetings::format_timestamp(&at)
+}
+
+fn theme(name: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingTheme",
+        "metadata": {"name": name},
+        "spec": {"mainColor": "#0a66c2", "brandText": "Acme", "shortCompanyUrl": format!("acme-{name}")}
+    })
+}
+
+fn long_term_room(name: &str, theme: Option<&str>) -> serde_json::Value {
+    let mut room = json!({
+        "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingRoom",
+        "metadata": {"name": name},
+        "spec": {
+            "displayName": format!("Room {name}"), "type": "long_term",
+            "expiresAt": in_days(30), "joinApprovalLevel": "none",
+            "availableFeatures": {"isChatAvailable": true}
+        }
+    });
+    if let Some(theme) = theme {
+        room["spec"]["themeRef"] = json!({"name": theme});
+    }
+    room
+}
+
+fn ready_room(env: &OperatorEnv, name: &str) -> impl std::future::Future<Output = MeetingRoom> {
+    env.wait_room(name, "True", "Ready")
+}
+
+#[tokio::test]
+async fn theme_then_room_become_ready_with_code_urls_and_host_secret() {
+    let env = OperatorEnv::started("ready").await;
+    env.create::<MeetingTheme>(theme("brand")).await.unwrap();
+    env.create::<MeetingRoom>(long_term_room("weekly", Some("brand")))
+        .await
+        .unwrap();
+
+    let theme = env.wait_theme("brand", "Ready", "True", "Ready").await;
+    let room = ready_room(&env, "weekly").await;
+    let status = room.status.clone().unwrap();
+    let theme_id = theme.status.as_ref().unwrap().theme_id.clone().unwrap();
+
+    let code = status.meeting_code.clone().unwrap();
+    assert!(
+        code.len() >= 9 && code.chars().all(|c| c.is_ascii_digit()),
+        "{code}"
+    );
+    assert_eq!(
+        status.guest_url.as_deref(),
+        Some(format!("https://meetings.vonage.com/acme-brand/{code}").as_str())
+    );
+    assert_eq!(status.theme_id.as_deref(), Some(theme_id.as_str()));
+    assert_eq!(status.observed_generation, room.metadata.generation);
+    assert!(has_condition(
+        Some(&status.conditions),
+        "Synced",
+        "True",
+        "Ready"
+    ));
+
+    // One remote room, created once, in the simulator.
+    let remote = env.sim.rooms(&env.app.application_id);
+    assert_eq!(remote.len(), 1);
+    assert_eq!(remote[0].id.to_string(), status.room_id.clone().unwrap());
+    assert_eq!(env.sim.counters().operation("createRoom"), 1);
+
+    // The host URL lives only in a Secret owned by the room.
+    let secret_name = status.host_url_secret_name.clone().unwrap();
+    let secret: Secret = env.api::<Secret>().get(&secret_name).await.unwrap();
+    let host_url = String::from_utf8(secret.data.unwrap()["hostUrl"].0.clone()).unwrap();
+    assert!(host_url.contains("participant_token="), "{host_url}");
+    let owner = &secret.metadata.owner_references.unwrap()[0];
+    assert_eq!(owner.kind, "MeetingRoom");
+    assert_eq!(Some(owner.uid.clone()), room.metadata.uid);
+    let status_json = serde_json::to_string(&room.status).unwrap();
+    assert!(!status_json.contains("participant_token"), "{status_json}");
+    let events = env.events_for("weekly").await.join("\n");
+    assert!(!events.contains("participant_token"), "{events}");
+
+    // The theme lists the room that uses it.
+    let theme = env
+        .wait_for::<MeetingTheme, _>("brand", "listing its room", Duration::from_secs(30), |t| {
+            t.status.as_ref().is_some_and(|s| s.rooms == ["weekly"])
+        })
+        .await;
+    assert_eq!(theme.status.unwrap().rooms, ["weekly"]);
+}
+
+#[tokio::test]
+async fn an_update_sends_one_patch_and_a_resync_without_changes_writes_nothing() {
+    let env = OperatorEnv::started("update").await;
+    env.create::<MeetingRoom>(long_term_room("r", None))
+        .await
+        .unwrap();
+    let room = ready_room(&env, "r").await;
+    let room_id = room.status.as_ref().unwrap().room_id.clone().unwrap();
+
+    env.sim.reset_counters();
+    env.patch_room_spec("r", json!({"joinApprovalLevel": "explicit_approval"}))
+        .await;
+    env.wait_for::<MeetingRoom, _>(
+        "r",
+        "synced at generation 2",
+        Duration::from_secs(30),
+        |r| {
+            r.status.as_ref().and_then(|s| s.observed_generation) == r.metadata.generation
+                && r.metadata.generation == Some(2)
+        },
+    )
+    .await;
+    let counters = env.sim.counters();
+    assert_eq!(counters.operation("updateRoom"), 1, "{counters:?}");
+    assert_eq!(counters.operation("createRoom"), 0);
+    let remote = env
+        .sim
+        .rooms(&env.app.application_id)
+        .into_iter()
+        .find(|r| r.id.to_string() == room_id)
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(remote.join_approval_level).unwrap(),
+        "explicit_approval"
+    );
+    let update = env
+        .sim
+        .exchanges()
+        .into_iter()
+        .find(|e| e.operation_id.as_deref() == Some("updateRoom"))
+        .unwrap();
+    assert_eq!(update.status, 200);
+
+    // Several resync periods later: no write call at all, and no status write.
+    let before = env.api::<MeetingRoom>().get("r").await.unwrap();
+    env.sim.reset_counters();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let counters = env.sim.counters();
+    for write in [
+        "createRoom",
+        "updateRoom",
+        "createTheme",
+        "updateTheme",
+        "deleteTheme",
+    ] {
+        assert_eq!(counters.operation(write), 0, "{write}: {counters:?}");
+    }
+    assert!(
+        counters.operation("getRooms") >= 2,
+        "resyncs observe through the listing: {counters:?}"
+    );
+    assert_eq!(counters.operation("getRoom"), 0, "{counters:?}");
+    let after = env.api::<MeetingRoom>().get("r").await.unwrap();
+    assert_eq!(
+        before.metadata.resource_version, after.metadata.resource_version,
+        "a no-op resync writes no status"
+    );
+}
+
+#[tokio::test]
+async fn drift_in_mutable_fields_is_corrected() {
+    let env = OperatorEnv::started("drift").await;
+    env.create::<MeetingRoom>(long_term_room("r", None))
+        .await
+        .unwrap();
+    let room = ready_room(&env, "r").await;
+    let room_id = room.status.unwrap().room_id.unwrap();
+
+    // Someone changes the room outside Kubernetes.
+    let client = env.api_client();
+    client
+        .update_room(
+            &room_id,
+            &meetings_operator::meetings::RoomUpdate {
+                join_approval_level: Some(
+                    meetings_operator::meetings::JoinApprovalLevel::ExplicitApproval,
+                ),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    support::eventually("drift corrected", Duration::from_secs(30), || async {
+        let remote = client.get_room(&room_id).await.ok()?;
+        (remote.join_approval_level == Some(meetings_operator::meetings::JoinApprovalLevel::None))
+            .then_some(())
+    })
+    .await;
+    let events = support::eventually("DriftCorrected event", Duration::from_secs(10), || async {
+        let events = env.events_for("r").await;
+        events
+            .iter()
+            .any(|e| e.starts_with("DriftCorrected"))
+            .then_some(events)
+    })
+    .await;
+    assert!(
+        events.iter().any(|e| e.contains("joinApprovalLevel")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_room_waits_for_its_theme_and_follows_theme_changes() {
+    let env = OperatorEnv::started("themeref").await;
+    env.create::<MeetingRoom>(long_term_room("r", Some("later")))
+        .await
+        .unwrap();
+    let waiting = env.wait_room("r", "False", "ThemeNotFound").await;
+    assert!(
+        condition_message(waiting.status.as_ref().map(|s| &s.conditions[..]), "Ready")
+            .contains("MeetingTheme later does not exist"),
+    );
+    assert_eq!(env.sim.counters().operation("createRoom"), 0);
+
+    env.create::<MeetingTheme>(theme("later")).await.unwrap();
+    let room = ready_room(&env, "r").await;
+    let first_theme = room.status.unwrap().theme_id.unwrap();
+
+    env.create::<MeetingTheme>(theme("other")).await.unwrap();
+    let other = env.wait_theme("other", "Ready", "True", "Ready").await;
+    let other_id = other.status.unwrap().theme_id.unwrap();
+    env.patch_room_spec("r", json!({"themeRef": {"name": "other"}}))
+        .await;
+    let room = env
+        .wait_for::<MeetingRoom, _>("r", "on the other theme", Duration::from_secs(30), |r| {
+            r.status.as_ref().and_then(|s| s.theme_id.as_deref()) == Some(other_id.as_str())
+        })
+        .await;
+    assert_ne!(first_theme, other_id);
+    let remote = env
+        .api_client()
+        .get_room(&room.status.unwrap().room_id.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(remote.theme_id.as_deref(), Some(other_id.as_str()));
+}
+
+#[tokio::test]
+async fn theme_deletion_waits_for_its_rooms_then_completes() {
+    let env = OperatorEnv::started("delete").await;
+    env.create::<MeetingTheme>(theme("t")).await.unwrap();
+    env.create::<MeetingRoom>(long_term_room("user", Some("t")))
+        .await
+        .unwrap();
+    ready_room(&env, "user").await;
+    let theme_id = env
+        .wait_theme("t", "Ready", "True", "Ready")
+        .await
+        .status
+        .unwrap()
+        .theme_id
+        .unwrap();
+
+    env.delete::<MeetingTheme>("t").await;
+    let blocked = env
+        .wait_theme("t", "Ready", "False", "DeletionBlocked")
+        .await;
+    let message = condition_message(blocked.status.as_ref().map(|s| &s.conditions[..]), "Ready");
+    assert!(
+        message.contains("MeetingRooms user still use this theme"),
+        "{message}"
+    );
+    let events = env.events_for("t").await.join("\n");
+    assert!(events.contains("DeletionBlocked"), "{events}");
+    assert_eq!(env.sim.themes(&env.app.application_id).len(), 1);
+
+    // The room moves to no theme; the API no longer sees the theme in use.
+    env.patch_room_spec("user", json!({"themeRef": null})).await;
+    env.wait_gone::<MeetingTheme>("t", Duration::from_secs(60))
+        .await;
+    assert!(
+        env.sim
+            .themes(&env.app.application_id)
+            .iter()
+            .all(|t| t.id.to_string() != theme_id)
+    );
+}
+
+#[tokio::test]
+async fn force_delete_and_orphan_policies() {
+    let env = OperatorEnv::started("policies").await;
+    let mut forced = theme("forced");
+    forced["spec"]["deletionPolicy"] = json!("ForceDelete");
+    let mut orphan = theme("orphan");
+    orphan["spec"]["deletionPolicy"] = json!("Orphan");
+    env.create::<MeetingTheme>(forced).await.unwrap();
+    env.create::<MeetingTheme>(orphan).await.unwrap();
+    env.create::<MeetingRoom>(long_term_room("user", Some("forced")))
+        .await
+        .unwrap();
+    ready_room(&env, "user").await;
+    env.wait_theme("orphan", "Ready", "True", "Ready").await;
+
+    env.delete::<MeetingTheme>("forced").await;
+    env.delete::<MeetingTheme>("orphan").await;
+    env.wait_gone::<MeetingTheme>("forced", Duration::from_secs(30))
+        .await;
+    env.wait_gone::<MeetingTheme>("orphan", Duration::from_secs(30))
+        .await;
+    let remaining: Vec<String> = env
+        .sim
+        .themes(&env.app.application_id)
+        .into_iter()
+        .map(|t| t.theme_name)
+        .collect();
+    assert_eq!(remaining.len(), 1, "{remaining:?}");
+    assert!(remaining[0].ends_with("orphan"), "{remaining:?}");
+    let room = env.sim.rooms(&env.app.application_id).remove(0);
+    assert_eq!(
+        room.theme_id, None,
+        "rooms of a force-deleted theme fall back"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_room_with_expire_sets_the_earliest_expiry() {
+    let env = OperatorEnv::started("expire").await;
+    let mut room = long_term_room("r", None);
+    room["spec"]["deletionPolicy"] = json!("Expire");
+    env.create::<MeetingRoom>(room).await.unwrap();
+    let ready = ready_room(&env, "r").await;
+    assert!(
+        ready
+            .metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&"meetings.vonage.com/cleanup".to_owned())
+    );
+    let room_id = ready.status.unwrap().room_id.unwrap();
+
+    env.delete::<MeetingRoom>("r").await;
+    env.wait_gone::<MeetingRoom>("r", Duration::from_secs(30))
+        .await;
+    let remote = env
+        .sim
+        .rooms(&env.app.application_id)
+        .into_iter()
+        .find(|r| r.id.to_string() == room_id)
+        .unwrap();
+    let left = remote.expires_at.as_second() - env.sim.now().as_second();
+    assert!((600..=720).contains(&left), "expires in {left}s");
+
+    // Orphan (the default) leaves the room as it is and needs no finalizer.
+    env.create::<MeetingRoom>(long_term_room("kept", None))
+        .await
+        .unwrap();
+    let kept = ready_room(&env, "kept").await;
+    assert!(kept.metadata.finalizers.unwrap_or_default().is_empty());
+}
+
+#[tokio::test]
+async fn bad_credentials_are_reported_and_rotation_takes_effect() {
+    let mut env = OperatorEnv::new("creds", |_| {}).await;
+    let other_key = meetings_operator::simulator::generate_key_pair().unwrap();
+    env.write_credentials(&env.app.application_id, &other_key.private_pem)
+        .await;
+    env.start_operator();
+    env.create::<MeetingRoom>(long_term_room("r", None))
+        .await
+        .unwrap();
+    let failing = env.wait_room("r", "False", "CredentialsInvalid").await;
+    let message = condition_message(failing.status.as_ref().map(|s| &s.conditions[..]), "Ready");
+    assert!(message.contains("unauthorized"), "{message}");
+    assert!(!message.contains("PRIVATE KEY"), "{message}");
+
+    // Not a PEM at all: a message that says which key is wrong.
+    env.write_credentials(&env.app.application_id, "not a key")
+        .await;
+    env.wait_for::<MeetingRoom, _>(
+        "r",
+        "told the key is unusable",
+        Duration::from_secs(30),
+        |r| {
+            condition_message(r.status.as_ref().map(|s| &s.conditions[..]), "Ready")
+                .contains("not a PEM-encoded RSA private key")
+        },
+    )
+    .await;
+
+    // Rotation to the right key: no restart needed.
+    env.write_credentials(&env.app.application_id, &env.app.private_key_pem)
+        .await;
+    ready_room(&env, "r").await;
+    assert_eq!(env.sim.rooms(&env.app.application_id).len(), 1);
+    env.stop_operator().await;
+}
+
+#[tokio::test]
+async fn answers_retrying_cannot_fix_set_a_condition_without_a_hot_loop() {
+    let env = OperatorEnv::new("rejected", |config| {
+        config.behavior.room_limit = Some(1);
+    })
+    .await;
+    let mut env = env;
+    env.start_operator();
+
+    // 409: a theme name already taken in the application.
+    let mut first = theme("a");
+    first["spec"]["themeName"] = json!("taken");
+    let mut second = theme("b");
+    second["spec"]["themeName"] = json!("taken");
+    env.create::<MeetingTheme>(first).await.unwrap();
+    env.wait_theme("a", "Ready", "True", "Ready").await;
+    env.create::<MeetingTheme>(second).await.unwrap();
+    let conflict = env.wait_theme("b", "Ready", "False", "Rejected").await;
+    let message = condition_message(conflict.status.as_ref().map(|s| &s.conditions[..]), "Ready");
+    assert!(
+        message.contains("conflict") && message.contains("already exists"),
+        "{message}"
+    );
+
+    // 403: the room limit.
+    env.create::<MeetingRoom>(long_term_room("one", None))
+        .await
+        .unwrap();
+    ready_room(&env, "one").await;
+    env.create::<MeetingRoom>(long_term_room("two", None))
+        .await
+        .unwrap();
+    let quota = env.wait_room("two", "False", "Rejected").await;
+    let message = condition_message(quota.status.as_ref().map(|s| &s.conditions[..]), "Ready");
+    assert!(message.contains("quota exceeded"), "{message}");
+
+    // 400: an expiry the API refuses (more than a year ahead).
+    let mut far = long_term_room("far", None);
+    far["spec"]["expiresAt"] = json!(in_days(800));
+    env.create::<MeetingRoom>(far).await.unwrap();
+    let invalid = env.wait_room("far", "False", "Rejected").await;
+    let message = condition_message(invalid.status.as_ref().map(|s| &s.conditions[..]), "Ready");
+    assert!(message.contains("invalid request"), "{message}");
+
+    // No hot loop: nothing is retried until the spec changes.
+    env.sim.reset_counters();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let counters = env.sim.counters();
+    assert_eq!(counters.operation("createRoom"), 0, "{counters:?}");
+    assert_eq!(counters.operation("createTheme"), 0, "{counters:?}");
+
+    // A spec change is retried.
+    env.patch_room_spec("far", json!({"expiresAt": in_days(20)}))
+        .await;
+    env.wait_for::<MeetingRoom, _>("far", "retried", Duration::from_secs(30), |r| {
+        r.status.as_ref().and_then(|s| s.observed_generation) == Some(2)
+    })
+    .await;
+    assert_eq!(env.sim.counters().operation("createRoom"), 1);
+}
+
+#[tokio::test]
+async fn a_lost_create_answer_never_creates_a_second_room() {
+    let env = OperatorEnv::new("dropped", |_| {}).await;
+    let mut env = env;
+    for kind in [FaultKind::CommitThenDrop, FaultKind::CommitThenBadGateway] {
+        env.sim
+            .faults()
+            .add(FaultSpec::new("createRoom", kind).times(1));
+    }
+    env.sim
+        .faults()
+        .add(FaultSpec::new("createTheme", FaultKind::CommitThenDrop).times(1));
+    env.start_operator();
+    env.create::<MeetingTheme>(theme("t")).await.unwrap();
+    env.create::<MeetingRoom>(long_term_room("r", Some("t")))
+        .await
+        .unwrap();
+    let room = ready_room(&env, "r").await;
+    env.wait_theme("t", "Ready", "True", "Ready").await;
+
+    assert_eq!(env.sim.rooms(&env.app.application_id).len(), 1);
+    assert_eq!(env.sim.themes(&env.app.application_id).len(), 1);
+    assert_eq!(
+        env.sim.counters().operation("createRoom"),
+        1,
+        "the lost create was found, not repeated"
+    );
+    let events = env.events_for("r").await.join("\n");
+    assert!(events.contains("CreateRecovered"), "{events}");
+    assert!(room.status.unwrap().pending_create.is_none());
+}
+
+#[tokio::test]
+async fn an_operator_killed_between_create_and_status_write_recovers_the_room() {
+    // The state a crash leaves behind: the pendingCreate marker is in status,
+    // the create reached the API, and its answer was never recorded.
+    let mut env = OperatorEnv::new("killed", |_| {}).await;
+    let manifest = long_term_room("r", None);
+    let room: MeetingRoom = env.create(manifest.clone()).await.unwrap();
+    let started = jiff::Timestamp::now();
+    let created = env
+        .api_client()
+        .create_room(&meetings_operator::meetings::CreateRoom {
+            display_name: "Room r".into(),
+            room_type: meetings_operator::meetings::RoomType::LongTerm,
+            expires_at: Some(room.spec.expires_at.as_deref().unwrap().parse().unwrap()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    env.api::<MeetingRoom>()
+        .patch_status(
+            "r",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"status": {"pendingCreate": {
+                "startedAt": meetings_operator::meetings::format_timestamp(&started),
+                "applicationId": env.app.application_id,
+            }}})),
+        )
+        .await
+        .unwrap();
+
+    env.start_operator();
+    let room = ready_room(&env, "r").await;
+    let remote = env.sim.rooms(&env.app.application_id);
+    assert_eq!(remote.len(), 1, "exactly one remote room");
+    assert_eq!(room.status.unwrap().room_id.unwrap(), created.id);
+    assert_eq!(
+        env.sim.counters().operation("createRoom"),
+        1,
+        "only the crashed operator's create"
+    );
+    env.stop_operator().await;
+}
