@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::Timestamp;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -25,7 +26,14 @@ struct RegisteredKey {
 #[derive(Default)]
 pub struct KeyRing {
     keys: Mutex<HashMap<String, Vec<RegisteredKey>>>,
+    /// Tokens already verified: token → (application id, honoured until, lifetime cap used).
+    verified: Mutex<HashMap<String, (String, i64, u64)>>,
+    /// Bumped on every key change, so verifications racing a change are not cached.
+    generation: AtomicU64,
 }
+
+/// Verified tokens remembered before the cache starts over.
+const VERIFIED_CAPACITY: usize = 10_000;
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,11 +49,21 @@ impl KeyRing {
         self.keys.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, i64, u64)>> {
+        self.verified.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn keys_changed(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.verified().clear();
+    }
+
     /// Adds a public key for `application_id`, keeping any existing ones.
     pub fn add(&self, application_id: &str, public_pem: &str) -> Result<(), ControlError> {
         check_public_pem(public_pem)?;
         let decoding = DecodingKey::from_rsa_pem(public_pem.as_bytes())
             .map_err(|e| ControlError::Key(e.to_string()))?;
+        self.keys_changed();
         self.lock()
             .entry(application_id.to_string())
             .or_default()
@@ -64,6 +82,7 @@ impl KeyRing {
 
     /// Removes every key of `application_id`; its tokens stop verifying.
     pub fn revoke(&self, application_id: &str) {
+        self.keys_changed();
         self.lock().insert(application_id.to_string(), Vec::new());
     }
 
@@ -84,6 +103,17 @@ impl KeyRing {
     ) -> Result<String, ApiError> {
         let header = header.ok_or(ApiError::MissingAuth)?;
         let token = bearer_token(header).ok_or(ApiError::Unauthorized)?;
+        let now = now.as_second();
+        if let Some((app, until, max)) = self.verified().get(token)
+            && *max == max_lifetime_secs
+        {
+            return if now < *until {
+                Ok(app.clone())
+            } else {
+                Err(ApiError::Unauthorized)
+            };
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
         let claims: Map<String, Value> = jsonwebtoken::dangerous::insecure_decode_claims(token)
             .map_err(|_| ApiError::Unauthorized)?;
         let application_id = claims
@@ -100,7 +130,17 @@ impl KeyRing {
         if !verified {
             return Err(ApiError::Unauthorized);
         }
-        check_claims(&claims, now.as_second(), max_lifetime_secs)?;
+        let until = check_claims(&claims, now, max_lifetime_secs)?;
+        let mut verified = self.verified();
+        if self.generation.load(Ordering::SeqCst) == generation {
+            if verified.len() >= VERIFIED_CAPACITY {
+                verified.clear();
+            }
+            verified.insert(
+                token.to_string(),
+                (application_id.clone(), until, max_lifetime_secs),
+            );
+        }
         Ok(application_id)
     }
 }
@@ -120,12 +160,13 @@ fn signature_valid(token: &str, key: &DecodingKey) -> bool {
     jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation).is_ok()
 }
 
-/// Checks `iat`, `jti`, `nbf` and `exp` against `now` (seconds).
+/// Checks `iat`, `jti`, `nbf` and `exp` against `now` (seconds); returns when the token
+/// stops being honoured.
 fn check_claims(
     claims: &Map<String, Value>,
     now: i64,
     max_lifetime_secs: u64,
-) -> Result<(), ApiError> {
+) -> Result<i64, ApiError> {
     let number = |name: &str| claims.get(name).and_then(Value::as_f64).map(|v| v as i64);
     let iat = number("iat").ok_or(ApiError::Unauthorized)?;
     let jti_ok = claims
@@ -150,7 +191,7 @@ fn check_claims(
     if now >= honoured_until {
         return Err(ApiError::Unauthorized);
     }
-    Ok(())
+    Ok(honoured_until)
 }
 
 #[cfg(test)]
@@ -212,6 +253,15 @@ mod tests {
             ring.authenticate(Some(&header), now, max).as_deref(),
             Ok("app-a")
         );
+        // Cached, yet still expires.
+        let later = now
+            .saturating_add(jiff::SignedDuration::from_mins(16))
+            .unwrap();
+        assert_eq!(
+            ring.authenticate(Some(&header), later, max),
+            Err(ApiError::Unauthorized)
+        );
+        assert!(ring.authenticate(Some(&header), now, max).is_ok());
         // Signed with b's key but claiming a: rejected.
         let forged = mint_app_token("app-a", &b.private_pem, now, 900).unwrap();
         assert!(
