@@ -866,3 +866,180 @@ async fn malformed_input_gets_4xx_json() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(err["message"], "Recording abc was not found");
 }
+
+/// The spec, as JSON, with the known-bad CallbackUrls pattern corrected.
+fn spec() -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/api/meetings-openapi.yaml"
+    ))
+    .unwrap();
+    let mut spec: Value = serde_yaml::from_str(&text).unwrap();
+    fn fix(value: &mut Value) {
+        match value {
+            Value::String(s) if s == "^https?:\\\\/\\\\/.*$" => *s = "^https?://.*$".into(),
+            Value::Array(items) => items.iter_mut().for_each(fix),
+            Value::Object(map) => map.values_mut().for_each(fix),
+            _ => {}
+        }
+    }
+    fix(&mut spec);
+    spec
+}
+
+/// Response schemas by (operationId, status), each rooted with the spec's components.
+fn response_schemas(spec: &Value) -> std::collections::HashMap<(String, u16), Value> {
+    let mut schemas = std::collections::HashMap::new();
+    for item in spec["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let Some(id) = op.get("operationId").and_then(Value::as_str) else {
+                continue;
+            };
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if let Some(schema) = response.pointer("/content/application~1json/schema") {
+                    let mut rooted = schema.clone();
+                    rooted["components"] = spec["components"].clone();
+                    schemas.insert((id.to_string(), status.parse().unwrap()), rooted);
+                }
+            }
+        }
+    }
+    schemas
+}
+
+#[tokio::test]
+async fn every_response_matches_the_spec() {
+    let api = Api::start().await;
+    let get = reqwest::Method::GET;
+    let (_, theme) = api
+        .send(
+            reqwest::Method::POST,
+            "/themes",
+            Some(json!({"main_color": "#abc", "brand_text": "B", "short_company_url": "co"})),
+        )
+        .await;
+    let theme_id = theme["theme_id"].as_str().unwrap().to_string();
+    api.send(reqwest::Method::GET, "/themes", None).await;
+    api.send(get.clone(), &format!("/themes/{theme_id}"), None)
+        .await;
+    api.send(
+        reqwest::Method::PATCH,
+        &format!("/themes/{theme_id}"),
+        Some(json!({"update_details": {"brand_text": "C"}})),
+    )
+    .await;
+    let room = api
+        .long_term_room(
+            "all",
+            json!({"theme_id": theme_id, "metadata": "m", "callback_urls": {"rooms_callback_url": "http://127.0.0.1:9/x"},
+                   "recording_options": {"auto_record": false}, "available_features": {"is_chat_available": false}}),
+        )
+        .await;
+    let room_id = room["id"].as_str().unwrap();
+    api.create_room(json!({"display_name": "instant"})).await;
+    api.send(get.clone(), "/rooms?page_size=1", None).await;
+    api.send(get.clone(), &format!("/rooms/{room_id}"), None)
+        .await;
+    api.send(
+        reqwest::Method::PATCH,
+        &format!("/rooms/{room_id}"),
+        Some(json!({"update_details": {"callback_urls": {"sessions_callback_url": "https://example.com"}}})),
+    )
+    .await;
+    api.send(get.clone(), &format!("/themes/{theme_id}/rooms"), None)
+        .await;
+    api.send(get.clone(), "/dial-in-numbers", None).await;
+    api.send(
+        reqwest::Method::PATCH,
+        "/applications",
+        Some(json!({"update_details": {"default_theme_id": theme_id}})),
+    )
+    .await;
+    let (_, forms) = api
+        .send(get.clone(), "/themes/logos-upload-urls", None)
+        .await;
+    let form = &forms[0];
+    let resp = api
+        .http
+        .post(form["url"].as_str().unwrap())
+        .multipart(upload_form(&form["fields"], transparent_png(20, 20)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let key = form["fields"]["key"].as_str().unwrap();
+    api.send(
+        reqwest::Method::PUT,
+        &format!("/themes/{theme_id}/finalizeLogos"),
+        Some(json!({"keys": [key, "missing"]})),
+    )
+    .await;
+    api.send(
+        reqwest::Method::PUT,
+        &format!("/themes/{theme_id}/finalizeLogos"),
+        Some(json!({"keys": [key]})),
+    )
+    .await;
+    api.send(get.clone(), &format!("/themes/{theme_id}"), None)
+        .await;
+    api.send(
+        reqwest::Method::DELETE,
+        &format!("/themes/{theme_id}"),
+        None,
+    )
+    .await;
+
+    let session = api.sim.start_session(room_id.parse().unwrap()).unwrap();
+    let recording = api.sim.start_recording(&session.id).unwrap();
+    api.sim.stop_recording(recording.id).unwrap();
+    api.send(get.clone(), &format!("/recordings/{}", recording.id), None)
+        .await;
+    api.sim.upload_recording(recording.id).unwrap();
+    api.send(get.clone(), &format!("/recordings/{}", recording.id), None)
+        .await;
+    api.send(
+        get.clone(),
+        &format!("/sessions/{}/recordings", session.id),
+        None,
+    )
+    .await;
+    api.send(
+        reqwest::Method::DELETE,
+        &format!("/recordings/{}", recording.id),
+        None,
+    )
+    .await;
+
+    let schemas = response_schemas(&spec());
+    let room_schema =
+        jsonschema::validator_for(&schemas[&("createRoom".to_string(), 201)]).unwrap();
+    assert!(
+        !room_schema.is_valid(&json!({"id": 5, "meeting_code": "12"})),
+        "the validator must not be vacuous"
+    );
+    let mut covered = std::collections::BTreeSet::new();
+    for exchange in api.sim.exchanges() {
+        let Some(op) = exchange.operation_id.clone() else {
+            continue;
+        };
+        let Some(schema) = schemas.get(&(op.clone(), exchange.status)) else {
+            continue;
+        };
+        let body = exchange.body.clone().unwrap_or(Value::Null);
+        let validator = jsonschema::validator_for(schema).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&body)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{op} {} {}: {errors:?}\n{body}",
+            exchange.status,
+            exchange.path
+        );
+        covered.insert((op, exchange.status));
+    }
+    let with_schema: std::collections::BTreeSet<_> = schemas.keys().cloned().collect();
+    let missed: Vec<_> = with_schema.difference(&covered).collect();
+    assert!(missed.is_empty(), "responses never exercised: {missed:?}");
+}
