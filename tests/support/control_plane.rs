@@ -129,13 +129,20 @@ pub fn tools_dir() -> Result<PathBuf, String> {
     }
 }
 
-fn free_port() -> Result<u16, String> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("finding a free port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("finding a free port: {e}"))
+/// `n` distinct free loopback ports (all bound at once, then released).
+fn free_ports<const N: usize>() -> Result<[u16; N], String> {
+    let mut listeners = Vec::with_capacity(N);
+    let mut ports = [0; N];
+    for port in &mut ports {
+        let listener =
+            TcpListener::bind("127.0.0.1:0").map_err(|e| format!("finding a free port: {e}"))?;
+        *port = listener
+            .local_addr()
+            .map_err(|e| format!("finding a free port: {e}"))?
+            .port();
+        listeners.push(listener);
+    }
+    Ok(ports)
 }
 
 /// A YAML scalar for a path or string (a JSON string is valid YAML).
@@ -287,6 +294,17 @@ impl ControlPlane {
     /// Like [`start`](Self::start), installing the CRDs of `crd_dirs`
     /// (relative to the repository root) only.
     pub fn start_with_crds(crd_dirs: &[&'static str]) -> Result<ControlPlane, String> {
+        match Self::start_once(crd_dirs) {
+            // A port picked as free was taken by someone else meanwhile.
+            Err(e) if e.contains("address already in use") => {
+                let _ = writeln!(std::io::stderr(), "{e}\nretrying once");
+                Self::start_once(crd_dirs)
+            }
+            result => result,
+        }
+    }
+
+    fn start_once(crd_dirs: &[&'static str]) -> Result<ControlPlane, String> {
         let crd_dirs = crd_dirs.to_vec();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -374,9 +392,7 @@ impl ControlPlane {
                 .map_err(|e| format!("creating {}: {e}", dir.join(sub).display()))?;
         }
         let pki = certs::generate(&dir.join("pki"))?;
-        let etcd_port = free_port()?;
-        let peer_port = free_port()?;
-        let api_port = free_port()?;
+        let [etcd_port, peer_port, api_port] = free_ports()?;
         let p = |path: &Path| path.to_string_lossy().into_owned();
 
         // etcd
