@@ -3,7 +3,8 @@
 #
 # Steps: install Schemathesis into a cached virtualenv (once per version), build the
 # binary, start `meetings-operator simulator` on a free port with generated credentials,
-# fetch a bearer token from the simulator's control API, and run Schemathesis against a
+# fetch a bearer token from the simulator's control API, seed a room, themes, a session and
+# recordings so operations on existing objects are reached, and run Schemathesis against a
 # corrected copy of the spec (see patch_spec below). Exits non-zero when Schemathesis
 # reports a failure or anything else goes wrong.
 #
@@ -126,10 +127,64 @@ PY
 
 patch_spec "$WORK/meetings-openapi.yaml"
 
+# Existing objects for path parameters; deletions get objects of their own.
+log "seeding objects"
+python3 - "$LISTENING$BASE_PATH" "$CONTROL" "$TOKEN" >"$WORK/schemathesis.toml" <<'PY'
+import datetime
+import json
+import sys
+import urllib.request
+
+api, control, token = sys.argv[1:4]
+
+
+def call(method, url, body=None, auth=True):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if auth:
+        request.add_header("Authorization", "Bearer " + token)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=30)
+theme = call("POST", api + "/themes", {"main_color": "#12f64e", "brand_text": "Seed"})["theme_id"]
+doomed_theme = call("POST", api + "/themes", {"main_color": "#fff", "brand_text": "Doomed"})["theme_id"]
+room = call("POST", api + "/rooms", {
+    "display_name": "Seed",
+    "type": "long_term",
+    "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    "theme_id": theme,
+})["id"]
+session = call("POST", control + "/rooms/" + room + "/sessions", auth=False)["id"]
+recordings = []
+for _ in range(2):
+    recording = call("POST", control + "/sessions/" + session + "/recordings", auth=False)["id"]
+    call("POST", control + "/recordings/" + recording + "/stop", auth=False)
+    call("POST", control + "/recordings/" + recording + "/upload", auth=False)
+    recordings.append(recording)
+
+print(f"""[parameters]
+room_id = "{room}"
+theme_id = "{theme}"
+session_id = "{session}"
+recording_id = "{recordings[0]}"
+
+[[operations]]
+include-name = "DELETE /themes/{{theme_id}}"
+parameters = {{ theme_id = "{doomed_theme}" }}
+
+[[operations]]
+include-name = "DELETE /recordings/{{recording_id}}"
+parameters = {{ recording_id = "{recordings[1]}" }}
+""")
+PY
+
 log "running schemathesis $VERSION (max $MAX_EXAMPLES examples per operation; checks: $CHECKS)"
 set +e
 # shellcheck disable=SC2086 # SCHEMATHESIS_EXTRA_ARGS is split on purpose.
-"$VENV/bin/schemathesis" --no-color run "$WORK/meetings-openapi.yaml" \
+"$VENV/bin/schemathesis" --no-color --config-file "$WORK/schemathesis.toml" run "$WORK/meetings-openapi.yaml" \
   --url "$LISTENING$BASE_PATH" \
   --header "Authorization: Bearer $TOKEN" \
   --checks "$CHECKS" \
