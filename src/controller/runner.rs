@@ -13,6 +13,7 @@ use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -113,7 +114,7 @@ pub async fn run_supervised(
     let shutdown = futures::future::FutureExt::shared(shutdown);
     telemetry.health.set(Phase::Syncing);
     let mut tasks = JoinSet::new();
-    let mut stores = Vec::new();
+    let mut synced = Vec::new();
     for scope in scopes {
         let controllers = controllers(
             &kube,
@@ -126,11 +127,21 @@ pub async fn run_supervised(
         telemetry
             .metrics
             .watch_stores(controllers.themes.clone(), controllers.rooms.clone());
-        stores.push((controllers.themes, controllers.rooms));
-        tasks.spawn(controllers.theme_task);
-        tasks.spawn(controllers.room_task);
+        let (themes_synced, themes_rx) = oneshot::channel();
+        let (rooms_synced, rooms_rx) = oneshot::channel();
+        synced.extend([themes_rx, rooms_rx]);
+        tasks.spawn(reporting_sync(
+            controllers.theme_task,
+            controllers.themes,
+            themes_synced,
+        ));
+        tasks.spawn(reporting_sync(
+            controllers.room_task,
+            controllers.rooms,
+            rooms_synced,
+        ));
     }
-    tasks.spawn(ready_when_synced(stores, telemetry.clone()));
+    tasks.spawn(ready_when_synced(synced, telemetry.clone()));
     let aborted = tokio::select! {
         () = join_all(&mut tasks) => false,
         () = abort => true,
@@ -152,13 +163,35 @@ async fn join_all(tasks: &mut JoinSet<()>) {
     }
 }
 
-/// Marks the replica ready once the theme and room caches of every scope have synced.
-async fn ready_when_synced(
-    stores: Vec<(Store<MeetingTheme>, Store<MeetingRoom>)>,
-    telemetry: Telemetry,
-) {
-    for (themes, rooms) in &stores {
-        if themes.wait_until_ready().await.is_err() || rooms.wait_until_ready().await.is_err() {
+/// Runs `controller` and reports on `synced` when its cache `store` is ready.
+///
+/// The wait must share the controller's task: in kube-runtime 5.0 a
+/// store's readiness keeps a single waker, so a waiter in another task
+/// could take the wake-up from the controller (or lose its own). In one
+/// task, either wake-up polls both.
+async fn reporting_sync<K: Resource + Clone + 'static>(
+    controller: impl Future<Output = ()>,
+    store: Store<K>,
+    synced: oneshot::Sender<()>,
+) where
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    let report = async move {
+        if store.wait_until_ready().await.is_ok() {
+            let _ = synced.send(());
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        () = controller => {}
+        () = report => {}
+    }
+}
+
+/// Marks the replica ready once every cache has synced.
+async fn ready_when_synced(synced: Vec<oneshot::Receiver<()>>, telemetry: Telemetry) {
+    for cache in synced {
+        if cache.await.is_err() {
             return;
         }
     }
