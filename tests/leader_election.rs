@@ -575,6 +575,14 @@ async fn a_killed_leaders_pending_work_is_finished_by_the_other_process() {
             .contains("\nmeetings_operator_leader 1\n")
     );
 
+    let b_metrics = get(&format!("{b_http}/metrics")).await.1;
+    assert!(
+        b_metrics.contains(
+            "meetings_operator_objects{kind=\"MeetingRoom\",condition=\"Ready\",status=\"True\"} 10\n"
+        ),
+        "{b_metrics}"
+    );
+
     // Exactly one remote room per MeetingRoom.
     let remote = sim.rooms(&app.application_id);
     let manifests = rooms.list(&Default::default()).await.expect("list").items;
@@ -636,5 +644,49 @@ async fn a_killed_leaders_pending_work_is_finished_by_the_other_process() {
     assert_eq!(
         released.spec.as_ref().and_then(|s| s.lease_transitions),
         Some(1)
+    );
+}
+
+#[tokio::test]
+async fn a_deposed_leader_stops_at_once_and_exits_with_an_error() {
+    let cp = control_plane().await;
+    let ns = cp.new_namespace("lease-deposed").await;
+    let client = cp.client().await;
+    // No Meetings API is needed: there is nothing to reconcile.
+    let mut a = OperatorProcess::spawn(
+        cp.kubeconfig_path(),
+        &ns,
+        "http://127.0.0.1:9/v1/meetings",
+        "operator-a",
+    );
+    a.wait_log("leadership", |l| {
+        l["message"] == "acquired the lease: leading"
+    })
+    .await;
+    Api::<Lease>::namespaced(client.clone(), &ns)
+        .patch(
+            LEASE_NAME,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "holderIdentity": "intruder" } })),
+        )
+        .await
+        .expect("patched");
+    let deposed = Instant::now();
+    let status = timeout(RENEW + SLACK * 2, a.child.wait())
+        .await
+        .expect("the deposed leader exits")
+        .expect("its status");
+    eprintln!(
+        "the deposed leader exited {:?} after losing the lease",
+        deposed.elapsed()
+    );
+    assert_eq!(status.code(), Some(1), "{status}");
+    let lost = a
+        .wait_log("the loss", |l| l["message"] == "lost leadership")
+        .await;
+    assert_eq!(lost["why"], "intruder holds the lease now");
+    assert_eq!(
+        holder(&lease(&client, &ns).await).as_deref(),
+        Some("intruder")
     );
 }
