@@ -630,6 +630,12 @@ async fn faults_drop_after_commit_rate_limit_and_hang() {
     assert!(result.unwrap_err().is_timeout());
 
     let exchanges = api.sim.exchanges();
+    let create = exchanges
+        .iter()
+        .find(|e| e.operation_id.as_deref() == Some("createRoom"))
+        .unwrap();
+    assert_eq!(create.request_body, Some(json!({"display_name": "ghost"})));
+    assert!(!create.delivered);
     let ok = exchanges
         .iter()
         .rev()

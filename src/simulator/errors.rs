@@ -45,6 +45,9 @@ pub enum ApiError {
         /// Seconds to wait before retrying.
         retry_after_secs: u64,
     },
+    /// 413 for a request body beyond what the simulator reads.
+    #[error("payload too large")]
+    PayloadTooLarge,
     /// An injected server-side failure with the given 5xx status.
     #[error("injected server error {0}")]
     Injected(u16),
@@ -74,6 +77,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Injected(code) => {
                 StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
@@ -93,6 +97,7 @@ impl ApiError {
                 "Method Not Allowed",
                 "The requested method is not supported for this resource",
             ),
+            Self::PayloadTooLarge => gateway("Payload Too Large", "The request body is too large"),
             Self::TooManyRequests { .. } => gateway(
                 "Too Many Requests",
                 "You have exceeded the number of requests allowed, please try again later",

@@ -20,6 +20,8 @@ pub struct Exchange {
     pub method: String,
     /// Path and query as requested.
     pub path: String,
+    /// The JSON request body, when the request had one (unparsable JSON is kept as text).
+    pub request_body: Option<Value>,
     /// Status produced by the simulator.
     pub status: u16,
     /// Whether the answer reached the client (false when the connection was dropped).
@@ -96,6 +98,7 @@ mod tests {
             operation_id: Some("getRooms".into()),
             method: "GET".into(),
             path: "/v1/meetings/rooms".into(),
+            request_body: None,
             status,
             delivered: true,
             body: None,

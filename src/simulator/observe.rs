@@ -20,6 +20,8 @@ use super::server::Ctx;
 const HANG_LIMIT: Duration = Duration::from_secs(600);
 /// Largest response body captured in the exchange log.
 const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
+/// Largest JSON request body read (axum's default extractor limit).
+const REQUEST_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Applies faults, then records the outcome.
 pub(crate) async fn observe(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
@@ -32,6 +34,10 @@ pub(crate) async fn observe(State(ctx): State<Ctx>, req: Request, next: Next) ->
         |pq| pq.as_str().to_string(),
     );
     let operation = operation_id(&method, req.uri().path());
+    let (req, request_body) = match capture_request(req).await {
+        Ok(captured) => captured,
+        Err(error) => return error.into_response(),
+    };
     let switch = req
         .extensions()
         .get::<ConnectInfo<ConnMeta>>()
@@ -50,6 +56,7 @@ pub(crate) async fn observe(State(ctx): State<Ctx>, req: Request, next: Next) ->
         }
     }
     let record = |status: u16, delivered: bool, body: Option<serde_json::Value>| {
+        tracing::debug!(%method, %path, status, ?operation, delivered, "simulator request");
         ctx.counters.record_request(
             operation.unwrap_or("unmatched"),
             delivered.then_some(status),
@@ -60,6 +67,7 @@ pub(crate) async fn observe(State(ctx): State<Ctx>, req: Request, next: Next) ->
             operation_id: operation.map(str::to_string),
             method: method.to_string(),
             path: path.clone(),
+            request_body: request_body.clone(),
             status,
             delivered,
             body,
@@ -98,14 +106,35 @@ pub(crate) async fn observe(State(ctx): State<Ctx>, req: Request, next: Next) ->
     response
 }
 
-/// Buffers a JSON response body so it can be logged; other bodies pass through.
-async fn capture_json(response: Response) -> (Response, Option<serde_json::Value>) {
-    let is_json = response
-        .headers()
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("json"));
-    if !is_json {
+        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"))
+}
+
+/// Buffers a JSON request body so it can be logged; other bodies pass through unread.
+async fn capture_request(req: Request) -> Result<(Request, Option<serde_json::Value>), ApiError> {
+    if !is_json(req.headers()) {
+        return Ok((req, None));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, REQUEST_LIMIT)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)?;
+    let logged = if bytes.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        }))
+    };
+    Ok((Request::from_parts(parts, Body::from(bytes)), logged))
+}
+
+/// Buffers a JSON response body so it can be logged; other bodies pass through.
+async fn capture_json(response: Response) -> (Response, Option<serde_json::Value>) {
+    if !is_json(response.headers()) {
         return (response, None);
     }
     let (parts, body) = response.into_parts();

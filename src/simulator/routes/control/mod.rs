@@ -1,4 +1,25 @@
 //! `/_sim` control endpoints: the HTTP face of the test API, for out-of-process tools.
+//!
+//! | endpoint | purpose |
+//! | --- | --- |
+//! | `GET /health` | liveness, base URL, default application id |
+//! | `GET, POST /applications` | list; add (generated keys, or `private_key_pem` / `public_key_pem`, optional `callback_urls`) |
+//! | `PUT /applications/{id}/callback-urls` | application-level callback URLs |
+//! | `POST /applications/{id}/keys/rotate[?keep_old=true]` | new key pair (old keys revoked unless kept) |
+//! | `PUT, DELETE /applications/{id}/keys` | replace keys with `public_key_pem`; revoke all keys |
+//! | `GET /token[?application_id=&ttl_secs=]` | a valid bearer token |
+//! | `GET /clock`, `POST /clock/advance|set|freeze` | simulated time (`seconds`/`milliseconds`, `now`, `frozen`) |
+//! | `GET, PUT, PATCH /behavior` | behaviour switches |
+//! | `GET, POST, DELETE /faults`, `DELETE /faults/{id}` | fault rules (a `FaultSpec` as JSON) |
+//! | `PUT /faults/latency|rate-limit|error-rate` | global latency, rate limit, random 5xx rate |
+//! | `GET, DELETE /counters`, `POST /counters/reset` | request and callback counters |
+//! | `GET, DELETE /exchanges[?since=&limit=]` | request/response log |
+//! | `GET, DELETE /callbacks`, `POST /callbacks/flush[?timeout_ms=]` | callback delivery log |
+//! | `GET /state`, `GET /state/{app}` | rooms, themes, sessions, recordings |
+//! | `POST /rooms/{id}/sessions` | start a session |
+//! | `POST /sessions/{id}/participants`, `DELETE /sessions/{id}/participants/{pid}` | join (`name`, `is_host`), leave |
+//! | `POST /sessions/{id}/end`, `POST /sessions/{id}/recordings` | end session, start recording |
+//! | `POST /recordings/{id}/stop|upload` | stop, upload now |
 
 mod apps;
 mod meetings;
