@@ -221,8 +221,11 @@ async fn sync(
             if status.observed_generation == generation
                 && ctx.observed.is_recent(&uid, ctx.settings.resync) =>
         {
-            // Nothing changed and the last observation is recent: no API call.
-            let _ = theme_id;
+            // Nothing changed and the last observation is recent: no theme
+            // read; the room count comes from the shared listing.
+            if let Some(count) = count_remote_rooms(ctx, &client, &theme_id).await {
+                status.room_count = Some(count);
+            }
             return Ok((
                 ready(theme, ctx, status, None),
                 Action::requeue(
