@@ -539,3 +539,58 @@ async fn an_operator_killed_between_create_and_status_write_recovers_the_room() 
     );
     env.stop_operator().await;
 }
+
+#[tokio::test]
+async fn a_vanished_theme_is_created_again() {
+    let env = OperatorEnv::started("vanished").await;
+    env.create::<MeetingTheme>(theme("t")).await.unwrap();
+    let first = env.wait_theme("t", "Ready", "True", "Ready").await;
+    let first_id = first.status.unwrap().theme_id.unwrap();
+
+    // Someone deletes it outside Kubernetes.
+    env.api_client()
+        .delete_theme(&first_id, true)
+        .await
+        .unwrap();
+    let recreated = env
+        .wait_for::<MeetingTheme, _>("t", "on a new theme", Duration::from_secs(30), |t| {
+            t.status
+                .as_ref()
+                .and_then(|s| s.theme_id.as_deref())
+                .is_some_and(|id| id != first_id)
+        })
+        .await;
+    let themes = env.sim.themes(&env.app.application_id);
+    assert_eq!(themes.len(), 1);
+    assert_eq!(
+        themes[0].id.to_string(),
+        recreated.status.unwrap().theme_id.unwrap()
+    );
+    let events = env.events_for("t").await.join("\n");
+    assert!(events.contains("Recreated"), "{events}");
+}
+
+#[tokio::test]
+async fn room_expiry_is_detected_on_resync() {
+    let env = OperatorEnv::started("expiry").await;
+    let mut room = long_term_room("r", None);
+    let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(15);
+    room["spec"]["expiresAt"] = json!(meetings_operator::meetings::format_timestamp(&soon));
+    env.create::<MeetingRoom>(room).await.unwrap();
+    ready_room(&env, "r").await;
+
+    env.sim.advance_clock(jiff::SignedDuration::from_mins(20));
+    let expired = env.wait_room("r", "False", "Expired").await;
+    let status = expired.status.unwrap();
+    assert_eq!(status.is_available, Some(false));
+    assert!(
+        condition_message(Some(&status.conditions), "Ready").contains("expired"),
+        "{:?}",
+        status.conditions
+    );
+    assert_eq!(
+        env.sim.counters().operation("updateRoom"),
+        0,
+        "an expired room is not patched"
+    );
+}
