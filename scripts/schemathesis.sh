@@ -183,6 +183,8 @@ PY
 
 log "running schemathesis $VERSION (max $MAX_EXAMPLES examples per operation; checks: $CHECKS)"
 set +e
+# Run from the scratch directory so Schemathesis' caches stay out of the repository.
+cd "$WORK"
 # shellcheck disable=SC2086 # SCHEMATHESIS_EXTRA_ARGS is split on purpose.
 "$VENV/bin/schemathesis" --no-color --config-file "$WORK/schemathesis.toml" run "$WORK/meetings-openapi.yaml" \
   --url "$LISTENING$BASE_PATH" \
@@ -196,6 +198,7 @@ set +e
   ${SCHEMATHESIS_EXTRA_ARGS:-}
 status=$?
 set -e
+cd "$ROOT"
 if ! kill -0 "$SIM_PID" 2>/dev/null || grep -q panicked "$WORK/simulator.err"; then
   log "the simulator died or panicked:"
   cat "$WORK/simulator.err" >&2
