@@ -7,7 +7,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use meetings_operator::simulator::{
-    AppCredentials, CallbackUrls, EmbeddedShape, FaultKind, FaultSpec, RunningSimulator, Simulator,
+    AppCredentials, CallbackUrls, DefaultApplication, EmbeddedShape, FaultKind, FaultSpec,
+    RunningSimulator, Simulator, SimulatorConfig, generate_key_pair,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -38,7 +39,17 @@ struct Api {
 
 impl Api {
     async fn start() -> Self {
-        Self::with(Simulator::builder()).await
+        // One key pair per test process keeps start-up fast; ids still differ per simulator.
+        static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let pem = KEY.get_or_init(|| generate_key_pair().unwrap().private_pem);
+        let config = SimulatorConfig {
+            default_application: DefaultApplication::PrivateKey {
+                application_id: None,
+                private_key_pem: pem.clone(),
+            },
+            ..SimulatorConfig::default()
+        };
+        Self::with(Simulator::builder().with_config(config)).await
     }
 
     async fn with(builder: Simulator) -> Self {
@@ -1048,4 +1059,151 @@ async fn every_response_matches_the_spec() {
     let with_schema: std::collections::BTreeSet<_> = schemas.keys().cloned().collect();
     let missed: Vec<_> = with_schema.difference(&covered).collect();
     assert!(missed.is_empty(), "responses never exercised: {missed:?}");
+}
+
+#[tokio::test]
+async fn every_fault_kind_behaves() {
+    let api = Api::start().await;
+    let app = api.creds.application_id.clone();
+    let theme = json!({"main_color": "#fff", "brand_text": "B"});
+    let faults = api.sim.faults();
+
+    faults.add(FaultSpec::new("createTheme", FaultKind::DropBeforeCommit).times(1));
+    let result = api
+        .http
+        .post(api.url("/themes"))
+        .bearer_auth(token(&api.creds))
+        .json(&theme)
+        .send()
+        .await;
+    assert!(result.is_err());
+    assert!(api.sim.themes(&app).is_empty(), "nothing was committed");
+
+    faults.add(FaultSpec::new("createTheme", FaultKind::CommitThenBadGateway).times(1));
+    let (status, _) = api
+        .send(reqwest::Method::POST, "/themes", Some(theme.clone()))
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(api.sim.themes(&app).len(), 1, "the create was committed");
+
+    faults.add(FaultSpec::new("getThemes", FaultKind::Unauthorized).times(1));
+    let (status, body) = api.send(reqwest::Method::GET, "/themes", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["title"], "Unauthorized");
+
+    faults.add(
+        FaultSpec::new(
+            "getThemes",
+            FaultKind::Latency {
+                fixed_ms: 200,
+                jitter_ms: 0,
+            },
+        )
+        .times(1),
+    );
+    let started = std::time::Instant::now();
+    let (status, _) = api.send(reqwest::Method::GET, "/themes", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+
+    faults.set_error_rate(1.0);
+    let (status, _) = api.send(reqwest::Method::GET, "/themes", None).await;
+    assert!(status.is_server_error());
+    faults.clear();
+
+    faults.set_rate_limit(Some(meetings_operator::simulator::RateLimit {
+        per_second: 0.5,
+        burst: Some(2),
+        retry_after_secs: None,
+    }));
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let resp = api
+            .http
+            .get(api.url("/themes"))
+            .bearer_auth(token(&api.creds))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status());
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            let retry: u64 = resp.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(retry >= 1);
+        }
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    faults.clear();
+}
+
+#[tokio::test]
+async fn duplicated_callbacks_arrive_twice() {
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = received.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(event): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(event);
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+
+    let api = Api::start().await;
+    api.sim.update_behavior(|b| {
+        b.duplicate_callbacks = true;
+        b.recording_ready_event = meetings_operator::simulator::RecordingReadyEvent::Uploaded;
+    });
+    let room = api
+        .create_room(
+            json!({"display_name": "dup", "callback_urls": {"recordings_callback_url": hook}}),
+        )
+        .await;
+    let session = api
+        .sim
+        .start_session(room["id"].as_str().unwrap().parse().unwrap())
+        .unwrap();
+    let recording = api.sim.start_recording(&session.id).unwrap();
+    api.sim.stop_recording(recording.id).unwrap();
+    api.sim.advance_clock(SignedDuration::from_secs(31));
+    assert!(api.sim.flush_callbacks(Duration::from_secs(5)).await);
+    let events: Vec<String> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "recording:started",
+            "recording:started",
+            "recording:ended",
+            "recording:ended",
+            "recording:uploaded",
+            "recording:uploaded"
+        ]
+    );
+    let ready = &received.lock().unwrap()[4];
+    assert_eq!(ready["recording_id"], json!(recording.id));
+    assert!(ready["url"].as_str().unwrap().starts_with("http://"));
+    // Session events had no URL anywhere: skipped, not failed.
+    let counters = api.sim.counters();
+    assert_eq!(counters.callbacks_failed, 0);
+    assert!(counters.callbacks_skipped >= 1);
 }
