@@ -20,6 +20,7 @@ use k8s_openapi::api::core::v1::{Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::ResourceExt;
 use kube::api::Api;
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -423,16 +424,16 @@ fn chart_crds_are_the_generated_crds() {
     assert!(!generated.is_empty(), "crds/ has no CRD");
     assert_eq!(
         generated, chart,
-        "{CHART}/crds/ must hold the same files as crds/; copy them with \
-         `cp crds/*.yaml {CHART}/crds/` after `meetings-operator crd --write crds`"
+        "{CHART}/crds/ must hold the same files as crds/; regenerate both with \
+         `cargo run -- crd --write crds --write {CHART}/crds`"
     );
     for file in &generated {
         let a = std::fs::read(root.join("crds").join(file)).expect("reading a CRD");
         let b = std::fs::read(chart_dir().join("crds").join(file)).expect("reading a CRD");
         assert!(
             a == b,
-            "{CHART}/crds/{file} differs from crds/{file}; copy it with \
-             `cp crds/*.yaml {CHART}/crds/` after `meetings-operator crd --write crds`"
+            "{CHART}/crds/{file} differs from crds/{file}; regenerate both with \
+             `cargo run -- crd --write crds --write {CHART}/crds`"
         );
     }
 }
@@ -1109,4 +1110,405 @@ async fn helm_install_upgrade_and_uninstall() {
             .await
             .unwrap_or_else(|e| panic!("CRD {name} after helm uninstall: {e}"));
     }
+}
+
+/// `meetings-operator run` as the Deployment runs it: the Run subcommand's
+/// flags.
+#[derive(clap::Parser)]
+struct RunCommand {
+    #[command(flatten)]
+    args: meetings_operator::run_args::RunArgs,
+    #[arg(long)]
+    log_json: bool,
+}
+
+/// The rendered Deployment's arguments, parsed by the operator's own flag
+/// parser (environment variables of the test process aside).
+fn parse_operator_args(docs: &[Value]) -> RunCommand {
+    use clap::Parser;
+    let args = operator_args(docs);
+    assert_eq!(args.first().map(String::as_str), Some("run"));
+    RunCommand::try_parse_from(
+        std::iter::once("meetings-operator".to_owned()).chain(args.iter().skip(1).cloned()),
+    )
+    .unwrap_or_else(|e| panic!("the operator rejects the chart's arguments {args:?}: {e}"))
+}
+
+#[test]
+fn the_operator_accepts_the_rendered_arguments() {
+    for (name, values) in VALUE_SETS {
+        let docs = documents(&render_offline(values, &[]));
+        let run = parse_operator_args(&docs);
+        let args = &run.args;
+        match name {
+            "defaults" => {
+                assert!(args.namespaces.is_empty());
+                assert!(args.leader_election);
+                assert_eq!(args.lease_name, "meetings-meetings-operator");
+                assert_eq!(args.lease_namespace, "operators");
+                assert_eq!(args.metrics_addr.port(), 8080);
+                assert_eq!(args.resync_period, Duration::from_secs(300));
+                assert!(args.default_credentials.is_none());
+                assert!(run.log_json);
+            }
+            "representative" => {
+                assert_eq!(args.namespaces, ["team-a", "team-b"]);
+                assert_eq!(args.lease_name, "meetings-leader");
+                assert_eq!(args.metrics_addr.port(), 9090);
+                assert_eq!(args.concurrency, 4);
+                assert_eq!(args.resync_period, Duration::from_secs(600));
+                assert_eq!(args.api_timeout, Duration::from_secs(20));
+                assert_eq!(args.credentials_recheck, Duration::from_secs(60));
+                assert_eq!(args.page_size, 50);
+                assert_eq!(args.rate_limit, 2.5);
+                assert_eq!(args.rate_burst, 5);
+                assert_eq!(args.api_url, "https://api-eu.vonage.com");
+                assert_eq!(
+                    args.label_selector.as_deref(),
+                    Some("meetings.example.com/managed=true")
+                );
+                let credentials = args.default_credentials.as_ref().expect("credentials");
+                assert_eq!(credentials.namespace, "operators");
+                assert_eq!(credentials.name, "meetings-meetings-operator-credentials");
+            }
+            _ => {
+                assert!(!args.leader_election);
+                assert!(!run.log_json);
+                let credentials = args.default_credentials.as_ref().expect("credentials");
+                assert_eq!(credentials.name, "meetings-credentials");
+            }
+        }
+    }
+}
+
+/// Whether `kubectl auth can-i` (as the ServiceAccount, through a
+/// SubjectAccessReview) says yes.
+fn can_i(cp: &support::ControlPlane, sa: &str, namespace: &str, verb: &str, what: &str) -> bool {
+    let out = output(
+        cp.kubectl_cmd().args([
+            "auth",
+            "can-i",
+            verb,
+            what,
+            "--namespace",
+            namespace,
+            "--as",
+            sa,
+        ]),
+        None,
+    );
+    String::from_utf8_lossy(&out.stdout).trim() == "yes"
+}
+
+/// Waits for condition Ready=True on the named object; on timeout panics
+/// with its last state.
+async fn wait_ready<K>(api: &Api<K>, name: &str) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    let mut last = None;
+    loop {
+        if let Ok(object) = api.get(name).await {
+            let json = serde_json::to_value(&object).expect("JSON");
+            let ready = json["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            });
+            if ready {
+                return object;
+            }
+            last = Some(json);
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "{name} did not become Ready within {TIMEOUT:?}; last seen: {:#}",
+                last.unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The chart's RBAC is enough for the operator: only the ServiceAccount,
+/// Secret and RBAC objects the chart renders are applied, the operator runs
+/// in-process as that ServiceAccount (TokenRequest token) with the options
+/// parsed from the rendered Deployment, against the Meetings API simulator,
+/// takes the Lease, and a MeetingTheme and a MeetingRoom become Ready and are
+/// deleted through their finalizers.
+async fn operator_runs_with_the_charts_rbac(watch_namespaces: bool) {
+    use meetings_operator::controller::FINALIZER;
+    use meetings_operator::crd::{MeetingRoom, MeetingTheme};
+    use meetings_operator::leader::{Elector, KubeLeases};
+    use meetings_operator::simulator::{Simulator, SimulatorConfig};
+
+    // The operator's logs, shown when the test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("meetings_operator=debug")),
+        )
+        .try_init();
+    let cp = control_plane().await;
+    let admin = cp.client().await;
+    let prefix = if watch_namespaces {
+        "rbac-ns"
+    } else {
+        "rbac-cluster"
+    };
+    let release_ns = cp.new_namespace(&format!("{prefix}-release")).await;
+    let team = cp.new_namespace(&format!("{prefix}-team")).await;
+    let label = format!("test.meetings.vonage.com/run={team}");
+
+    let sim = Simulator::builder()
+        .with_config(SimulatorConfig::default())
+        .start()
+        .await
+        .expect("the simulator starts");
+    let app = sim.default_application().expect("a default application");
+
+    let values = format!(
+        "credentials:\n  applicationId: {}\n  privateKey: {}\napiUrl: {}\nlabelSelector: {}\n\
+         concurrency: 2\n{}",
+        serde_json::to_string(&app.application_id).expect("JSON"),
+        serde_json::to_string(&app.private_key_pem).expect("JSON"),
+        serde_json::to_string(&sim.base_url()).expect("JSON"),
+        serde_json::to_string(&label).expect("JSON"),
+        if watch_namespaces {
+            format!("watchNamespaces: [{team}]\n")
+        } else {
+            String::new()
+        },
+    );
+    let manifests = render(&mut cp.helm_cmd(), "meetings", &release_ns, &values, &[]);
+    let docs = documents(&manifests);
+    let wanted = [
+        "ServiceAccount",
+        "Secret",
+        "Role",
+        "RoleBinding",
+        "ClusterRole",
+        "ClusterRoleBinding",
+    ];
+    let subset: Vec<&Value> = docs
+        .iter()
+        .filter(|d| wanted.contains(&kind_of(d)))
+        .collect();
+    let mut yaml = String::new();
+    for doc in &subset {
+        yaml.push_str("---\n");
+        yaml.push_str(&serde_yaml::to_string(doc).expect("YAML"));
+    }
+    succeed(
+        cp.kubectl_cmd().args(["apply", "--server-side", "-f", "-"]),
+        Some(&yaml),
+    );
+
+    let sa_name = "meetings-meetings-operator";
+    let sa = format!("system:serviceaccount:{release_ns}:{sa_name}");
+
+    // What the chart means to grant, and nothing beyond it.
+    let elsewhere = cp.new_namespace(&format!("{prefix}-elsewhere")).await;
+    let credentials = "secrets/meetings-meetings-operator-credentials";
+    let lease = "leases.coordination.k8s.io/meetings-meetings-operator";
+    let other_lease = "leases.coordination.k8s.io/another-lease";
+    let rooms = "meetingrooms.meetings.vonage.com";
+    let checks: [(&str, &str, &str, bool); 19] = [
+        (&team, "patch", rooms, true),
+        (&team, "watch", rooms, true),
+        (
+            &team,
+            "patch",
+            "meetingthemes.meetings.vonage.com/status",
+            true,
+        ),
+        (&team, "create", "secrets", true),
+        (&team, "create", "events.events.k8s.io", true),
+        (&release_ns, "get", credentials, true),
+        (&release_ns, "update", lease, true),
+        (&release_ns, "create", "leases.coordination.k8s.io", true),
+        (&team, "create", rooms, false),
+        (&team, "delete", rooms, false),
+        (
+            &team,
+            "update",
+            "meetingrooms.meetings.vonage.com/status",
+            false,
+        ),
+        (&team, "delete", "secrets", false),
+        (&team, "update", "secrets", false),
+        (&team, "list", "configmaps", false),
+        (&team, "create", "pods", false),
+        (&release_ns, "delete", lease, false),
+        (&release_ns, "update", other_lease, false),
+        (&elsewhere, "create", "leases.coordination.k8s.io", false),
+        (&release_ns, "update", credentials, false),
+    ];
+    for (namespace, verb, what, expected) in checks {
+        assert_eq!(
+            can_i(cp, &sa, namespace, verb, what),
+            expected,
+            "can {sa} {verb} {what} in {namespace}?"
+        );
+    }
+    // Cluster-wide access only without watched namespaces.
+    for (verb, what) in [("list", rooms), ("get", "secrets"), ("list", "secrets")] {
+        assert_eq!(
+            can_i(cp, &sa, &elsewhere, verb, what),
+            !watch_namespaces,
+            "can {sa} {verb} {what} in {elsewhere}?"
+        );
+    }
+    if watch_namespaces {
+        assert!(!can_i(cp, &sa, &release_ns, "list", "secrets"));
+        assert!(!can_i(
+            cp,
+            &sa,
+            &release_ns,
+            "get",
+            "secrets/another-secret"
+        ));
+    }
+
+    // The operator acts as the chart's ServiceAccount, nothing more.
+    let client = cp.service_account_client(&release_ns, sa_name).await;
+    let run = parse_operator_args(&docs);
+    let options = run.args.options();
+
+    // Leader election as the ServiceAccount.
+    let lease = run.args.lease_config();
+    let elector = Elector::new(
+        KubeLeases::new(client.clone(), &lease.namespace, &lease.name),
+        lease.clone(),
+    )
+    .expect("a valid lease configuration");
+    let leadership = tokio::time::timeout(TIMEOUT, elector.acquire())
+        .await
+        .expect("the operator takes the Lease with the chart's RBAC");
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(admin.clone(), &release_ns);
+    let held = leases.get(&lease.name).await.expect("the Lease");
+    assert_eq!(
+        held.spec.and_then(|s| s.holder_identity).as_deref(),
+        Some(elector.identity())
+    );
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let operator = tokio::spawn(meetings_operator::controller::runner::run(
+        client,
+        options,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    let labels = serde_json::json!({ "test.meetings.vonage.com/run": team });
+    let themes: Api<MeetingTheme> = Api::namespaced(admin.clone(), &team);
+    let rooms: Api<MeetingRoom> = Api::namespaced(admin.clone(), &team);
+    let theme: MeetingTheme = serde_json::from_value(serde_json::json!({
+        "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingTheme",
+        "metadata": {"name": "brand", "labels": labels},
+        "spec": {
+            "mainColor": "#0a66c2", "brandText": "Example",
+            "shortCompanyUrl": format!("ex-{team}"), "deletionPolicy": "ForceDelete"
+        }
+    }))
+    .expect("a MeetingTheme");
+    let room: MeetingRoom = serde_json::from_value(serde_json::json!({
+        "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingRoom",
+        "metadata": {"name": "standup", "labels": labels},
+        "spec": {"displayName": "Stand-up", "themeRef": {"name": "brand"}}
+    }))
+    .expect("a MeetingRoom");
+    let post = kube::api::PostParams::default();
+    themes
+        .create(&post, &theme)
+        .await
+        .expect("creating the theme");
+    rooms.create(&post, &room).await.expect("creating the room");
+
+    let theme = wait_ready(&themes, "brand").await;
+    let room = wait_ready(&rooms, "standup").await;
+    assert!(
+        theme.finalizers().iter().any(|f| f == FINALIZER),
+        "the operator added its finalizer to the theme: {:?}",
+        theme.finalizers()
+    );
+    assert_eq!(sim.rooms(&app.application_id).len(), 1);
+    assert_eq!(sim.themes(&app.application_id).len(), 1);
+    // The host-URL Secret (server-side apply as the ServiceAccount).
+    let secret_name = room
+        .status
+        .as_ref()
+        .and_then(|s| s.host_url_secret_name.clone())
+        .expect("a host-URL Secret name");
+    Api::<Secret>::namespaced(admin.clone(), &team)
+        .get(&secret_name)
+        .await
+        .expect("the host-URL Secret");
+    // Events (events.k8s.io) as the ServiceAccount.
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(admin.clone(), &team);
+    eventually("an event about the room", TIMEOUT, || {
+        let events = events.clone();
+        async move {
+            let list = events.list(&Default::default()).await.ok()?;
+            list.items
+                .iter()
+                .any(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("standup"))
+                .then_some(())
+        }
+    })
+    .await;
+
+    // Deletion runs through the finalizers (merge patch as the ServiceAccount).
+    let delete = kube::api::DeleteParams::default();
+    rooms
+        .delete("standup", &delete)
+        .await
+        .expect("deleting the room");
+    themes
+        .delete("brand", &delete)
+        .await
+        .expect("deleting the theme");
+    eventually("the MeetingRoom to be deleted", TIMEOUT, || {
+        let rooms = rooms.clone();
+        async move { rooms.get_opt("standup").await.ok()?.is_none().then_some(()) }
+    })
+    .await;
+    eventually("the MeetingTheme to be deleted", TIMEOUT, || {
+        let themes = themes.clone();
+        async move { themes.get_opt("brand").await.ok()?.is_none().then_some(()) }
+    })
+    .await;
+    assert!(
+        sim.themes(&app.application_id).is_empty(),
+        "the remote theme was deleted (deletionPolicy ForceDelete)"
+    );
+
+    // Graceful shutdown is not what this test is about: give it a while,
+    // then end the operator.
+    let _ = stop.send(());
+    let abort = operator.abort_handle();
+    match tokio::time::timeout(Duration::from_secs(20), operator).await {
+        Ok(result) => result
+            .expect("the operator task")
+            .expect("the operator ran without error"),
+        Err(_) => {
+            eprintln!("the operator did not stop within 20s of its shutdown signal; aborted");
+            abort.abort();
+        }
+    }
+    leadership.release().await.expect("releasing the Lease");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn operator_runs_with_the_charts_namespaced_rbac() {
+    operator_runs_with_the_charts_rbac(true).await;
+}
+
+#[tokio::test]
+async fn operator_runs_with_the_charts_cluster_rbac() {
+    operator_runs_with_the_charts_rbac(false).await;
 }
