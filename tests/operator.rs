@@ -594,3 +594,34 @@ async fn room_expiry_is_detected_on_resync() {
         "an expired room is not patched"
     );
 }
+
+#[tokio::test]
+async fn a_permanently_failing_create_backs_off_instead_of_looping() {
+    let mut env = OperatorEnv::new("hotloop", |_| {}).await;
+    env.sim.faults().add(FaultSpec::new(
+        "createRoom",
+        FaultKind::ServerError { status: Some(503) },
+    ));
+    env.start_operator();
+    env.create::<MeetingRoom>(long_term_room("r", None))
+        .await
+        .unwrap();
+    env.wait_room("r", "False", "ApiError").await;
+    env.sim.reset_counters();
+    let window = Duration::from_secs(30);
+    tokio::time::sleep(window).await;
+    let counters = env.sim.counters();
+    let creates = counters.operation("createRoom");
+    let total: u64 = ["createRoom", "getRooms", "getRoom"]
+        .iter()
+        .map(|op| counters.operation(op))
+        .sum();
+    let per_minute = total as f64 * 60.0 / window.as_secs_f64();
+    eprintln!(
+        "permanently failing room: {creates} creates, {total} API calls in {window:?} ({per_minute:.1} calls/min)"
+    );
+    // Backoff doubles from 1 s: at most about log2(30) + 1 attempts in 30 s.
+    assert!(creates <= 8, "{counters:?}");
+    assert!(per_minute <= 40.0, "{per_minute} calls/min: {counters:?}");
+    assert_eq!(env.sim.rooms(&env.app.application_id).len(), 0);
+}

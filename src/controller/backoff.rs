@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 
@@ -12,7 +12,7 @@ use rand::Rng;
 pub struct ObjectBackoff {
     base: Duration,
     max: Duration,
-    failures: Mutex<HashMap<String, u32>>,
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
 impl ObjectBackoff {
@@ -27,18 +27,29 @@ impl ObjectBackoff {
 
     /// Records one more failure of `key` and returns how long to wait.
     pub fn next_delay(&self, key: &str) -> Duration {
-        let failures = {
-            let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-            let count = map.entry(key.to_owned()).or_insert(0);
-            *count = count.saturating_add(1);
-            *count
-        };
-        let exp = self.base.saturating_mul(1u32 << (failures - 1).min(20));
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(key.to_owned()).or_insert((0, Instant::now()));
+        entry.0 = entry.0.saturating_add(1);
+        let exp = self.base.saturating_mul(1u32 << (entry.0 - 1).min(20));
         let capped = exp.min(self.max);
         // Equal jitter: at least half the delay, so a failing object never spins.
         let half = capped / 2;
         let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
-        half + Duration::from_millis(rand::rng().random_range(0..=jitter_ms))
+        let delay = half + Duration::from_millis(rand::rng().random_range(0..=jitter_ms));
+        entry.1 = Instant::now() + delay;
+        delay
+    }
+
+    /// Time left before `key` may be retried, if it is backing off. Triggers
+    /// that arrive meanwhile (such as the watch event of the failure's own
+    /// status write) must wait for it, or a failing object would spin.
+    pub fn remaining(&self, key: &str) -> Option<Duration> {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .map(|(_, retry_at)| retry_at.saturating_duration_since(Instant::now()))
+            .filter(|left| !left.is_zero())
     }
 
     /// Forgets the failures of `key` after a success.
@@ -55,8 +66,7 @@ impl ObjectBackoff {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(key)
-            .copied()
-            .unwrap_or(0)
+            .map_or(0, |(count, _)| *count)
     }
 }
 
@@ -78,7 +88,13 @@ mod tests {
         assert!(capped >= Duration::from_secs(30) && capped <= Duration::from_secs(60));
         let other = backoff.next_delay("b");
         assert!(other <= Duration::from_secs(1), "objects are independent");
+        assert!(
+            backoff
+                .remaining("a")
+                .is_some_and(|left| left > Duration::from_secs(20))
+        );
         backoff.reset("a");
+        assert_eq!(backoff.remaining("a"), None);
         assert_eq!(backoff.failures("a"), 0);
     }
 }

@@ -88,12 +88,19 @@ pub async fn reconcile(room: Arc<MeetingRoom>, ctx: Ctx) -> Result<Action, Error
     if rejected_at_this_generation(&room, &current) {
         return Ok(Action::await_change());
     }
+    if let Some(left) = ctx.backoff.remaining(&key(&room))
+        && current.observed_generation == room.metadata.generation
+    {
+        return Ok(Action::requeue(left));
+    }
     let outcome = sync(&room, &api, &ctx, &namespace, current.clone()).await?;
     if outcome.status != current {
         write_status(&api, room.as_ref(), &outcome.status).await?;
         ctx.room_statuses.remember(&uid, outcome.status.clone());
     }
-    ctx.backoff.reset(&key(&room));
+    if crate::crd::conditions::is_true(&outcome.status.conditions, SYNCED) {
+        ctx.backoff.reset(&key(&room));
+    }
     Ok(outcome.requeue)
 }
 

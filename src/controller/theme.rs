@@ -95,6 +95,11 @@ pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Err
         if rejected_at_this_generation(&theme, &current) {
             return Ok(Action::await_change());
         }
+        if let Some(left) = ctx.backoff.remaining(&key(&theme))
+            && current.observed_generation == theme.metadata.generation
+        {
+            return Ok(Action::requeue(left));
+        }
         sync(&theme, &api, &ctx, &namespace, current.clone()).await?
     };
     if status != current {
