@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# The project's test command: builds the Kubernetes test tools if they are
-# not built yet (scripts/kube-tools.sh), then runs the unit and integration
-# tests. Integration tests start a real control plane (etcd, kube-apiserver,
-# kube-controller-manager) on loopback; see README.md, section Tests.
+# The project's test command. Builds the Kubernetes test tools if they are not
+# built yet (scripts/kube-tools.sh), then runs, in order:
+#   1. cargo fmt --check and cargo clippy --all-targets -- -D warnings
+#   2. every unit and integration test (cargo test --all-targets); integration
+#      tests start a real control plane (etcd, kube-apiserver,
+#      kube-controller-manager) on loopback and the Meetings API simulator
+#   3. the committed CRDs are current (meetings-operator crd --check)
+#   4. hadolint on the Dockerfile (scripts/lint-image.sh)
+#   5. the spec-driven fuzzer Schemathesis against the simulator
+#      (scripts/schemathesis.sh)
 #
-# With arguments, runs `cargo test` with those instead of `--all-targets`,
-# e.g. `scripts/test.sh --test control_plane_smoke`.
+# With arguments, only `cargo test "$@"` runs, e.g.
+# `scripts/test.sh --test control_plane_smoke`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,7 +22,21 @@ if [ -z "${MEETINGS_KUBE_BIN:-}" ]; then
   export MEETINGS_KUBE_BIN
 fi
 
-if [ "$#" -eq 0 ]; then
-  set -- --all-targets
+if [ "$#" -gt 0 ]; then
+  exec cargo test "$@"
 fi
-cargo test "$@"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+step "cargo test --all-targets"
+cargo test --all-targets
+step "committed CRDs are current"
+cargo run --quiet -- crd --check crds --check charts/meetings-operator/crds
+step "hadolint Dockerfile"
+bash scripts/lint-image.sh
+step "Schemathesis against the simulator"
+SKIP_BUILD=1 bash scripts/schemathesis.sh
