@@ -163,6 +163,7 @@ pub async fn run(args: SimulatorArgs) -> Result<(), SimulatorError> {
     println!("listening=http://{addr}");
     println!("base_url={}", sim.base_url());
     println!("control_url={}", sim.control_url());
+    println!("token_url={}/token", sim.control_url());
     if let Some(credentials) = sim.default_application() {
         println!("application_id={}", credentials.application_id);
         let key_file = match (&args.write_credentials, &args.private_key_file) {

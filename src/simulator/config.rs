@@ -177,6 +177,9 @@ pub struct SimulatorConfig {
     pub error_rate: f64,
     /// How many exchanges the log keeps.
     pub exchange_log_capacity: usize,
+    /// Budget for the serialized request and response bodies the log keeps (memory use is
+    /// a small multiple of it).
+    pub exchange_log_max_bytes: usize,
     /// Timeout for each callback delivery.
     pub callback_timeout: Duration,
 }
@@ -194,6 +197,7 @@ impl Default for SimulatorConfig {
             rate_limit: None,
             error_rate: 0.0,
             exchange_log_capacity: 50_000,
+            exchange_log_max_bytes: 64 * 1024 * 1024,
             callback_timeout: Duration::from_secs(5),
         }
     }

@@ -30,46 +30,61 @@ pub struct Exchange {
     pub body: Option<Value>,
 }
 
-/// Ring buffer of the most recent exchanges.
+#[derive(Debug, Default)]
+struct Ring {
+    entries: VecDeque<(Exchange, usize)>,
+    bytes: usize,
+    next_seq: u64,
+}
+
+/// Ring buffer of the most recent exchanges, bounded by count and by body bytes.
 #[derive(Debug)]
 pub struct ExchangeLog {
     capacity: usize,
-    inner: Mutex<(VecDeque<Exchange>, u64)>,
+    max_bytes: usize,
+    inner: Mutex<Ring>,
 }
 
 impl ExchangeLog {
-    /// A log keeping the last `capacity` exchanges.
-    pub fn new(capacity: usize) -> Self {
+    /// A log keeping at most `capacity` exchanges whose bodies total at most `max_bytes`.
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
         Self {
             capacity,
-            inner: Mutex::new((VecDeque::new(), 0)),
+            max_bytes,
+            inner: Mutex::new(Ring::default()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (VecDeque<Exchange>, u64)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends an exchange (its `seq` is assigned here) and evicts the oldest past capacity.
-    pub fn record(&self, mut exchange: Exchange) {
+    /// Appends an exchange whose bodies took `size` bytes (its `seq` is assigned here), and
+    /// evicts the oldest past either bound.
+    pub fn record(&self, mut exchange: Exchange, size: usize) {
         if self.capacity == 0 {
             return;
         }
-        let mut guard = self.lock();
-        let (log, next) = &mut *guard;
-        *next += 1;
-        exchange.seq = *next;
-        log.push_back(exchange);
-        while log.len() > self.capacity {
-            log.pop_front();
+        let mut ring = self.lock();
+        ring.next_seq += 1;
+        exchange.seq = ring.next_seq;
+        ring.entries.push_back((exchange, size));
+        ring.bytes += size;
+        while ring.entries.len() > self.capacity
+            || (ring.bytes > self.max_bytes && ring.entries.len() > 1)
+        {
+            if let Some((_, freed)) = ring.entries.pop_front() {
+                ring.bytes -= freed;
+            }
         }
     }
 
     /// Exchanges with `seq > after`, at most `limit` of them.
     pub fn since(&self, after: u64, limit: usize) -> Vec<Exchange> {
         self.lock()
-            .0
+            .entries
             .iter()
+            .map(|(e, _)| e)
             .filter(|e| e.seq > after)
             .take(limit)
             .cloned()
@@ -83,7 +98,9 @@ impl ExchangeLog {
 
     /// Forgets every exchange (sequence numbers keep increasing).
     pub fn clear(&self) {
-        self.lock().0.clear();
+        let mut ring = self.lock();
+        ring.entries.clear();
+        ring.bytes = 0;
     }
 }
 
@@ -107,9 +124,9 @@ mod tests {
 
     #[test]
     fn keeps_the_most_recent() {
-        let log = ExchangeLog::new(2);
+        let log = ExchangeLog::new(2, usize::MAX);
         for status in [200, 201, 202] {
-            log.record(exchange(status));
+            log.record(exchange(status), 10);
         }
         let all = log.all();
         assert_eq!(
@@ -120,5 +137,22 @@ mod tests {
         assert_eq!(log.since(2, 10).len(), 1);
         log.clear();
         assert!(log.all().is_empty());
+    }
+
+    #[test]
+    fn byte_budget_evicts_but_keeps_the_latest() {
+        let log = ExchangeLog::new(100, 25);
+        for status in [200, 201, 202] {
+            log.record(exchange(status), 10);
+        }
+        assert_eq!(
+            log.all().iter().map(|e| e.status).collect::<Vec<_>>(),
+            vec![201, 202]
+        );
+        log.record(exchange(203), 1000);
+        assert_eq!(
+            log.all().iter().map(|e| e.status).collect::<Vec<_>>(),
+            vec![203]
+        );
     }
 }

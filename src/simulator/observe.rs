@@ -34,7 +34,7 @@ pub(crate) async fn observe(State(ctx): State<Ctx>, req: Request, next: Next) ->
         |pq| pq.as_str().to_string(),
     );
     let operation = operation_id(&method, req.uri().path());
-    let (req, request_body) = match capture_request(req).await {
+    let (req, request_body, request_size) = match capture_request(req).await {
         Ok(captured) => captured,
         Err(error) => return error.into_response(),
     };
@@ -55,23 +55,26 @@ pub(crate) async fn observe(State(ctx): State<Ctx>, req: Request, next: Next) ->
             _ = ctx.stopped() => {}
         }
     }
-    let record = |status: u16, delivered: bool, body: Option<serde_json::Value>| {
+    let record = |status: u16, delivered: bool, body: Option<serde_json::Value>, size: usize| {
         tracing::debug!(%method, %path, status, ?operation, delivered, "simulator request");
         ctx.counters.record_request(
             operation.unwrap_or("unmatched"),
             delivered.then_some(status),
         );
-        ctx.exchanges.record(Exchange {
-            seq: 0,
-            at: Timestamp::now(),
-            operation_id: operation.map(str::to_string),
-            method: method.to_string(),
-            path: path.clone(),
-            request_body: request_body.clone(),
-            status,
-            delivered,
-            body,
-        });
+        ctx.exchanges.record(
+            Exchange {
+                seq: 0,
+                at: Timestamp::now(),
+                operation_id: operation.map(str::to_string),
+                method: method.to_string(),
+                path: path.clone(),
+                request_body: request_body.clone(),
+                status,
+                delivered,
+                body,
+            },
+            size + request_size,
+        );
     };
     let cut = |switch: &Option<std::sync::Arc<super::conn::KillSwitch>>| {
         if let Some(switch) = switch {
@@ -88,7 +91,7 @@ pub(crate) async fn observe(State(ctx): State<Ctx>, req: Request, next: Next) ->
         }
         Action::DropBeforeCommit => (ApiError::Injected(502).into_response(), switch.is_none()),
         Action::Hang => {
-            record(504, false, None);
+            record(504, false, None, 0);
             tokio::select! {
                 _ = tokio::time::sleep(HANG_LIMIT) => {}
                 _ = ctx.stopped() => {}
@@ -98,8 +101,8 @@ pub(crate) async fn observe(State(ctx): State<Ctx>, req: Request, next: Next) ->
         }
     };
     let status = response.status().as_u16();
-    let (response, body) = capture_json(response).await;
-    record(status, delivered, body);
+    let (response, body, size) = capture_json(response).await;
+    record(status, delivered, body, size);
     if !delivered {
         cut(&switch);
     }
@@ -114,9 +117,11 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
 }
 
 /// Buffers a JSON request body so it can be logged; other bodies pass through unread.
-async fn capture_request(req: Request) -> Result<(Request, Option<serde_json::Value>), ApiError> {
+async fn capture_request(
+    req: Request,
+) -> Result<(Request, Option<serde_json::Value>, usize), ApiError> {
     if !is_json(req.headers()) {
-        return Ok((req, None));
+        return Ok((req, None, 0));
     }
     let (parts, body) = req.into_parts();
     let bytes = to_bytes(body, REQUEST_LIMIT)
@@ -129,20 +134,22 @@ async fn capture_request(req: Request) -> Result<(Request, Option<serde_json::Va
             serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
         }))
     };
-    Ok((Request::from_parts(parts, Body::from(bytes)), logged))
+    let size = bytes.len();
+    Ok((Request::from_parts(parts, Body::from(bytes)), logged, size))
 }
 
 /// Buffers a JSON response body so it can be logged; other bodies pass through.
-async fn capture_json(response: Response) -> (Response, Option<serde_json::Value>) {
+async fn capture_json(response: Response) -> (Response, Option<serde_json::Value>, usize) {
     if !is_json(response.headers()) {
-        return (response, None);
+        return (response, None, 0);
     }
     let (parts, body) = response.into_parts();
     match to_bytes(body, CAPTURE_LIMIT).await {
         Ok(bytes) => {
             let json = serde_json::from_slice(&bytes).ok();
-            (Response::from_parts(parts, Body::from(bytes)), json)
+            let size = bytes.len();
+            (Response::from_parts(parts, Body::from(bytes)), json, size)
         }
-        Err(_) => (ApiError::Injected(500).into_response(), None),
+        Err(_) => (ApiError::Injected(500).into_response(), None, 0),
     }
 }

@@ -140,7 +140,7 @@ pub(crate) async fn start(
         clock: SimClock::new(config.start_time, config.freeze_clock),
         faults: Faults::default(),
         counters,
-        exchanges: ExchangeLog::new(config.exchange_log_capacity),
+        exchanges: ExchangeLog::new(config.exchange_log_capacity, config.exchange_log_max_bytes),
         callbacks: callbacks.clone(),
         addr,
         shutdown,
