@@ -133,3 +133,42 @@ pub enum Error {
 
 /// Shared pointer to the context.
 pub type Ctx = Arc<Context>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        for bad in ["", "0s", "5d", "m", "-1s"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn resync_is_jittered_and_overridden_per_object() {
+        let settings = Settings {
+            resync: Duration::from_secs(100),
+            resync_jitter: 0.1,
+            ..Settings::default()
+        };
+        let delays: Vec<Duration> = (0..200).map(|_| settings.resync_after(None)).collect();
+        assert!(
+            delays
+                .iter()
+                .all(|d| *d >= Duration::from_secs(100) && *d <= Duration::from_secs(110))
+        );
+        assert!(delays.iter().any(|d| *d != delays[0]), "jittered");
+        let annotations =
+            std::collections::BTreeMap::from([(RESYNC_ANNOTATION.to_owned(), "10s".to_owned())]);
+        let overridden = settings.resync_after(Some(&annotations));
+        assert!(overridden >= Duration::from_secs(10) && overridden <= Duration::from_secs(11));
+        let invalid =
+            std::collections::BTreeMap::from([(RESYNC_ANNOTATION.to_owned(), "soon".to_owned())]);
+        assert!(settings.resync_after(Some(&invalid)) >= Duration::from_secs(100));
+    }
+}
