@@ -147,6 +147,11 @@ async fn an_update_sends_one_patch_and_a_resync_without_changes_writes_nothing()
         .find(|e| e.operation_id.as_deref() == Some("updateRoom"))
         .unwrap();
     assert_eq!(update.status, 200);
+    assert_eq!(
+        update.request_body,
+        Some(json!({"update_details": {"join_approval_level": "explicit_approval"}})),
+        "only the changed field is sent"
+    );
 
     // Several resync periods later: no write call at all, and no status write.
     let before = env.api::<MeetingRoom>().get("r").await.unwrap();
