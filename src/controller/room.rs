@@ -82,9 +82,11 @@ pub async fn reconcile(room: Arc<MeetingRoom>, ctx: Ctx) -> Result<Action, Error
         return cleanup(&room, &api, &ctx).await;
     }
     let uid = room.uid().unwrap_or_default();
-    let current = ctx
+    // `live` belongs to the callback receiver: never read or written here.
+    let mut current = ctx
         .room_statuses
         .latest(&uid, room.status.clone().unwrap_or_default());
+    current.live = None;
     if rejected_at_this_generation(&room, &current) {
         return Ok(Action::await_change());
     }

@@ -61,3 +61,25 @@ pub struct PendingCreate {
     /// Application the create was sent to.
     pub application_id: String,
 }
+
+/// Whether the operator writes to the Meetings API for an object.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Create, update and delete the remote object to match the spec.
+    #[default]
+    Managed,
+    /// Never write to the API; mirror the remote object (by `adoptId`) into status.
+    ObserveOnly,
+}
+
+/// A key of a ConfigMap (`binaryData` or `data`) or of a Secret in the same namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeySelector {
+    /// Object name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key in the object.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}

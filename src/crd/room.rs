@@ -4,7 +4,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{CredentialsRef, LocalObjectRef, PendingCreate};
+use super::common::{CredentialsRef, LocalObjectRef, ManagementPolicy, PendingCreate};
 
 /// Lifetime model of a room.
 #[derive(
@@ -113,6 +113,7 @@ pub struct RoomFeatures {
     validation = Rule::new("self.type != 'instant' || !has(self.expiresAt)").message("expiresAt is not allowed for instant rooms: they expire 10 minutes after creation"),
     validation = Rule::new("self.type == 'long_term' || !has(self.expireAfterUse)").message("expireAfterUse is only allowed for long_term rooms"),
     validation = Rule::new("self.type == 'long_term' || self.deletionPolicy != 'Expire'").message("deletionPolicy Expire is only allowed for long_term rooms: instant rooms expire on their own"),
+    validation = Rule::new("self.managementPolicy != 'ObserveOnly' || has(self.adoptId)").message("managementPolicy ObserveOnly needs adoptId: the id of the remote room to observe"),
     validation = Rule::new("self.type == oldSelf.type").message("type is immutable: the Meetings API sets it only when the room is created; create a new MeetingRoom instead"),
     validation = Rule::new("has(self.metadata) == has(oldSelf.metadata) && (!has(self.metadata) || self.metadata == oldSelf.metadata)").message("metadata is immutable: the Meetings API sets it only when the room is created; create a new MeetingRoom instead"),
     validation = Rule::new("has(self.recordingOptions) == has(oldSelf.recordingOptions) && (!has(self.recordingOptions) || self.recordingOptions == oldSelf.recordingOptions)").message("recordingOptions is immutable: the Meetings API sets it only when the room is created; create a new MeetingRoom instead"),
@@ -158,6 +159,17 @@ pub struct MeetingRoomSpec {
     /// Credentials Secret in this namespace; the operator's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_ref: Option<CredentialsRef>,
+    /// Adopt this existing remote room instead of creating one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("adoptId is immutable: create a new MeetingRoom to adopt another room"))]
+    pub adopt_id: Option<String>,
+    /// `Managed` (default) or `ObserveOnly` (never writes to the API; needs `adoptId`).
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+    /// Point the room's callback URLs at the operator's callback endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_callbacks: Option<bool>,
 }
 
 /// Observed state of a Meetings room.
@@ -197,4 +209,70 @@ pub struct MeetingRoomStatus {
     /// Set just before a create call, cleared when its answer is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_create: Option<PendingCreate>,
+    /// Create-only fields of an adopted room that differ from the spec (they cannot be changed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unfixable_differences: Vec<String>,
+    /// What is happening in the room now, from the service's callbacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveStatus>,
+}
+
+/// Live meeting state from callbacks (written by the callback receiver only).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveStatus {
+    /// The session in progress, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_session: Option<ActiveSession>,
+    /// The last session that ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_session: Option<EndedSession>,
+    /// The most recent recordings, newest first (bounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recordings: Vec<RecordingSummary>,
+}
+
+/// A session in progress.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveSession {
+    /// Session id.
+    pub session_id: String,
+    /// Start time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// Participants connected now.
+    pub participant_count: u32,
+    /// Whether a host is connected.
+    pub host_present: bool,
+}
+
+/// A session that ended.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndedSession {
+    /// Session id.
+    pub session_id: String,
+    /// Start time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// End time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+}
+
+/// A recording made in the room.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingSummary {
+    /// Recording id.
+    pub id: String,
+    /// `started`, `stopped`, `uploaded` or another state the service reports.
+    pub status: String,
+    /// Length in seconds, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<f64>,
+    /// Download URL once uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }

@@ -4,7 +4,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{CredentialsRef, PendingCreate};
+use super::common::{CredentialsRef, KeySelector, ManagementPolicy, PendingCreate};
 
 /// What happens in the Meetings API when a `MeetingTheme` is deleted.
 #[derive(
@@ -38,6 +38,9 @@ pub enum ThemeDeletionPolicy {
     printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     cel
 )]
+#[x_kube(
+    validation = Rule::new("self.managementPolicy != 'ObserveOnly' || has(self.adoptId)").message("managementPolicy ObserveOnly needs adoptId: the id of the remote theme to observe"),
+)]
 #[serde(rename_all = "camelCase")]
 pub struct MeetingThemeSpec {
     /// Theme name, unique in the application. Defaults to `<namespace>-<name>`.
@@ -64,6 +67,88 @@ pub struct MeetingThemeSpec {
     /// Credentials Secret in this namespace; the operator's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_ref: Option<CredentialsRef>,
+    /// Logo images, uploaded when they change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logos: Option<ThemeLogos>,
+    /// Make this the application's default theme (at most one per application).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_default: Option<bool>,
+    /// Adopt this existing remote theme instead of creating one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("adoptId is immutable: create a new MeetingTheme to adopt another theme"))]
+    pub adopt_id: Option<String>,
+    /// `Managed` (default) or `ObserveOnly` (never writes to the API; needs `adoptId`).
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+}
+
+/// Where each logo comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ThemeLogos {
+    /// Logo for dark backgrounds (PNG, transparent, 1-300 px).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub white: Option<LogoSource>,
+    /// Logo for light backgrounds (PNG, transparent, 1-300 px).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colored: Option<LogoSource>,
+    /// Favicon (PNG, transparent, square 16-32 px).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub favicon: Option<LogoSource>,
+}
+
+/// A PNG held by a ConfigMap or a Secret key in the theme's namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.configMapKeyRef) != has(self.secretKeyRef)").message("set exactly one of configMapKeyRef and secretKeyRef"))]
+pub struct LogoSource {
+    /// A ConfigMap key (`binaryData` preferred).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_key_ref: Option<KeySelector>,
+    /// A Secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<KeySelector>,
+}
+
+/// The last uploaded image of one logo slot.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogoState {
+    /// SHA-256 of the uploaded PNG (hex); an image with the same hash is never uploaded again.
+    pub sha256: String,
+    /// Storage key of the finalized logo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Public URL of the logo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Uploaded logos.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogosStatus {
+    /// White logo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub white: Option<LogoState>,
+    /// Coloured logo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colored: Option<LogoState>,
+    /// Favicon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub favicon: Option<LogoState>,
+}
+
+/// What the operator last told the API about the application default.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationDefaultStatus {
+    /// Whether this theme was last set as the default (the API cannot read it back).
+    pub applied: bool,
+    /// When it was last set (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<String>,
 }
 
 /// Observed state of a Meetings theme.
@@ -94,6 +179,33 @@ pub struct MeetingThemeStatus {
     /// Set just before a create call, cleared when its answer is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_create: Option<PendingCreate>,
+    /// Uploaded logos with their content hashes and URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logos: Option<LogosStatus>,
+    /// The application-default setting last applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_default: Option<ApplicationDefaultStatus>,
+    /// The remote theme as last observed (ObserveOnly and adopted themes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteTheme>,
+}
+
+/// The remote theme's fields, mirrored for auditing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteTheme {
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme_name: Option<String>,
+    /// Main colour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_color: Option<String>,
+    /// Brand text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand_text: Option<String>,
+    /// Short URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short_company_url: Option<String>,
 }
 
 impl MeetingTheme {
