@@ -93,7 +93,8 @@ impl MeetingsClient {
     /// Streams every room in `scope`, page by page.
     ///
     /// Ends on an empty or short page, when `total_items` rooms were seen, when
-    /// there is no `next` link, or when `next` does not move forward: a listing
+    /// there is no `next` link, or when `next` does not move forward (a numeric
+    /// start that does not increase, or any start already requested): a listing
     /// that trusts only `page_size` or `next` could loop forever.
     pub fn rooms(&self, scope: RoomScope) -> impl Stream<Item = Result<Room, ApiError>> + '_ {
         struct State {
@@ -101,6 +102,7 @@ impl MeetingsClient {
             next: Option<PageQuery>,
             seen: u64,
             last_start: Option<u128>,
+            requested: std::collections::HashSet<String>,
         }
         let page_size = self.page_size();
         let initial = State {
@@ -111,6 +113,7 @@ impl MeetingsClient {
             }),
             seen: 0,
             last_start: None,
+            requested: std::collections::HashSet::new(),
         };
         let pages = futures::stream::try_unfold(initial, move |mut state| async move {
             let Some(query) = state.next.take() else {
@@ -134,10 +137,11 @@ impl MeetingsClient {
                 let numeric = serial(&start);
                 let advances = match (numeric, state.last_start) {
                     (Some(new), Some(old)) => new > old,
-                    (Some(_), None) => true,
-                    (None, _) => query.start_id.as_deref() != Some(start.as_str()),
+                    _ => true,
                 };
-                if advances {
+                // Non-numeric starts cannot be ordered; refusing any start already
+                // requested still ends a listing whose links cycle.
+                if advances && state.requested.insert(start.clone()) {
                     state.last_start = numeric;
                     state.next = Some(PageQuery {
                         start_id: Some(start),
