@@ -76,6 +76,7 @@ impl Credentials {
             jti: String,
         }
         let now = jiff::Timestamp::now();
+        let minted = std::time::Instant::now();
         let ttl_secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX).min(86_400);
         let claims = Claims {
             application_id: &self.application_id,
@@ -87,9 +88,12 @@ impl Credentials {
         header.typ = Some("JWT".into());
         let jwt = jsonwebtoken::encode(&header, &claims, &self.key)
             .map_err(|e| CredentialsError::Signing(e.to_string()))?;
+        // `iat` and `exp` are whole seconds: the service stops honouring the token
+        // when its clock reaches `exp`, up to a second before `now + ttl`.
+        let past_iat = Duration::from_nanos(u64::try_from(now.subsec_nanosecond()).unwrap_or(0));
         Ok(Token {
             bearer: jwt,
-            expires: std::time::Instant::now() + Duration::from_secs(ttl_secs as u64),
+            expires: minted + Duration::from_secs(ttl_secs as u64).saturating_sub(past_iat),
         })
     }
 }
