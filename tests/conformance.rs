@@ -596,14 +596,27 @@ async fn live_workload(sim: &RunningSimulator) {
     assert!(client.themes().await.unwrap().is_empty());
 }
 
-/// Validates every exchange; returns the number of bodies validated per status.
-fn validate_all(contract: &Contract, exchanges: &[Exchange]) -> BTreeMap<u16, usize> {
+/// Validates every exchange's answer, and the request of every accepted one; returns
+/// the number of answer bodies validated per status and of request bodies per operation.
+fn validate_all(
+    contract: &Contract,
+    exchanges: &[Exchange],
+) -> (BTreeMap<u16, usize>, BTreeMap<String, usize>) {
     let mut failures = Vec::new();
     let mut validated = BTreeMap::new();
+    let mut requests = BTreeMap::new();
     for exchange in exchanges {
         match contract.check_exchange(exchange) {
             Ok(Verdict::Validated) => *validated.entry(exchange.status).or_insert(0) += 1,
             Ok(Verdict::NoBody | Verdict::NotAnswered) => {}
+            Err(failure) => failures.push(failure),
+        }
+        match contract.check_accepted_request(exchange) {
+            Ok(true) => {
+                let op = exchange.operation_id.clone().unwrap_or_default();
+                *requests.entry(op).or_insert(0) += 1;
+            }
+            Ok(false) => {}
             Err(failure) => failures.push(failure),
         }
     }
@@ -614,7 +627,7 @@ fn validate_all(contract: &Contract, exchanges: &[Exchange]) -> BTreeMap<u16, us
         exchanges.len(),
         failures.join("\n\n")
     );
-    validated
+    (validated, requests)
 }
 
 #[tokio::test]
@@ -627,8 +640,10 @@ async fn every_simulator_answer_conforms_to_the_spec() {
     live_workload(&sim).await;
     let live_exchanges = sim.exchanges();
 
-    let spec_validated = validate_all(&Contract::new(Profile::Spec), &spec_exchanges);
-    let live_validated = validate_all(&Contract::new(Profile::Live), &live_exchanges);
+    let (spec_validated, spec_requests) =
+        validate_all(&Contract::new(Profile::Spec), &spec_exchanges);
+    let (live_validated, live_requests) =
+        validate_all(&Contract::new(Profile::Live), &live_exchanges);
     // The live answers really deviate: the spec profile alone refuses some of them.
     let strict = Contract::new(Profile::Spec);
     let deviating = live_exchanges
@@ -641,6 +656,7 @@ async fn every_simulator_answer_conforms_to_the_spec() {
     );
     println!("spec profile: validated bodies per status {spec_validated:?}");
     println!("live profile: validated bodies per status {live_validated:?}");
+    println!("accepted request bodies validated: {spec_requests:?} and {live_requests:?}");
 
     // Coverage: every operation of the spec answered at least once...
     let contract = Contract::new(Profile::Spec);
@@ -656,6 +672,13 @@ async fn every_simulator_answer_conforms_to_the_spec() {
         .collect();
     assert!(unanswered.is_empty(), "never exercised: {unanswered:?}");
     assert_eq!(contract.operation_ids().len(), 17);
+    // Every request body the client sends was validated at least once.
+    for op in contract.operations_with_bodies() {
+        assert!(
+            spec_requests.contains_key(&op),
+            "no accepted {op} request validated"
+        );
+    }
     // ...in both profiles for the ones whose shape the live switches change...
     let live_ops: BTreeSet<&str> = live_exchanges
         .iter()
@@ -1081,6 +1104,105 @@ fn success_statuses_and_bodies_must_be_documented() {
     assert!(contract.check(Some("getRoom"), 200, None).is_err());
     assert!(contract.check(Some("deleteRoom"), 204, None).is_err());
     assert!(contract.check(None, 200, Some(&room())).is_err());
+}
+
+#[test]
+fn request_bodies_follow_the_spec_and_the_notes() {
+    let contract = Contract::new(Profile::Spec);
+    assert_eq!(
+        contract.operations_with_bodies(),
+        BTreeSet::from(
+            [
+                "createRoom",
+                "createTheme",
+                "finalizeLogosForTheme",
+                "updateApplication",
+                "updateRoom",
+                "updateTheme"
+            ]
+            .map(String::from)
+        )
+    );
+    let ok = |op: &str, body: Value| {
+        assert_eq!(
+            contract.check_request(op, Some(&body)),
+            Ok(()),
+            "{op}: {body}"
+        )
+    };
+    let refused = |op: &str, body: Value| {
+        assert!(
+            contract.check_request(op, Some(&body)).is_err(),
+            "{op} accepted {body}"
+        )
+    };
+    ok(
+        "createRoom",
+        json!({"display_name": "a", "type": "long_term",
+               "expires_at": "2024-03-02T00:00:00.000Z",
+               "callback_urls": {"rooms_callback_url": "http://127.0.0.1:9/x"}}),
+    );
+    refused("createRoom", json!({"display_name": "a", "type": "weekly"}));
+    refused(
+        "createRoom",
+        json!({"display_name": "a", "expires_at": "soon"}),
+    );
+    refused("createRoom", json!({"name": "a"}));
+    ok("updateRoom", json!({"update_details": {"theme_id": null}}));
+    ok(
+        "updateRoom",
+        json!({"update_details": {"theme_id": "0d6b4a0e-8f1c-4a5e-9c38-2f7b9f0a1b2c"}}),
+    );
+    refused("updateRoom", json!({"update_details": {"theme_id": 5}}));
+    // The SDK mistake the notes warn about.
+    refused(
+        "updateRoom",
+        json!({"update_options": {"expire_after_use": true}}),
+    );
+    refused(
+        "updateRoom",
+        json!({"update_details": {"display_name": "renamed"}}),
+    );
+    ok(
+        "createTheme",
+        json!({"main_color": "#fff", "brand_text": "B"}),
+    );
+    refused("createTheme", json!({"main_color": "#fff"}));
+    refused(
+        "createTheme",
+        json!({"main_color": "green", "brand_text": "B"}),
+    );
+    refused(
+        "createTheme",
+        json!({"main_color": "#fff", "brand_text": "B", "short_company_url": "a b"}),
+    );
+    ok(
+        "updateTheme",
+        json!({"update_details": {"brand_text": "C"}}),
+    );
+    refused("updateTheme", json!({"update_details": {"brand_text": 3}}));
+    ok(
+        "finalizeLogosForTheme",
+        json!({"keys": ["k1", {"key": "k2"}]}),
+    );
+    refused("finalizeLogosForTheme", json!({"keys": [1]}));
+    refused("finalizeLogosForTheme", json!({"key": "k1"}));
+    let theme = "0d6b4a0e-8f1c-4a5e-9c38-2f7b9f0a1b2c";
+    ok(
+        "updateApplication",
+        json!({"update_details": {"default_theme_id": theme}}),
+    );
+    refused("updateApplication", json!({"default_theme_id": theme}));
+    refused(
+        "updateApplication",
+        json!({"update_details": {"default_theme_id": "not-a-uuid"}}),
+    );
+    assert!(
+        contract
+            .check_request("getRooms", Some(&json!({})))
+            .is_err()
+    );
+    assert!(contract.check_request("createRoom", None).is_err());
 }
 
 #[test]

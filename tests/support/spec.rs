@@ -9,6 +9,8 @@
 //!
 //! Error bodies are checked against the two shapes the notes document: the service's
 //! `{"status","name","message","errors"}` and the gateway's `{"title","detail"}`.
+//! Request bodies are checked against the spec's request schemas, with the request
+//! shapes the notes document where the spec differs.
 //!
 //! Include it with `#[path = "support/spec.rs"] mod spec;`.
 #![allow(dead_code)]
@@ -267,6 +269,7 @@ pub enum Verdict {
 pub struct Contract {
     profile: Profile,
     responses: BTreeMap<String, BTreeMap<u16, Body>>,
+    requests: BTreeMap<String, Validator>,
     service_error: Validator,
     gateway_error: Validator,
 }
@@ -309,6 +312,51 @@ pub fn response_schemas(spec: &Value) -> BTreeMap<String, BTreeMap<u16, Option<V
         }
     }
     out
+}
+
+/// The resolved request body schemas, `operationId -> schema`, of a fixed spec.
+pub fn request_schemas(spec: &Value) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    let paths = spec["paths"].as_object().expect("spec has paths");
+    for item in paths.values() {
+        for method in METHODS {
+            let Some(operation) = item.get(method) else {
+                continue;
+            };
+            if let Some(schema) = operation.pointer("/requestBody/content/application~1json/schema")
+            {
+                let id = operation["operationId"].as_str().expect("operationId");
+                out.insert(
+                    id.to_owned(),
+                    resolve_refs(schema, spec).expect("resolvable request schema"),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Request facts the API notes give where the spec differs: the default theme is set
+/// with `{"update_details":{"default_theme_id":..}}`, finalize takes `{"keys":["..."]}`
+/// (the spec's `{"key":..}` objects are accepted too), and a room update's
+/// `theme_id: null` removes the theme.
+fn patch_requests(spec: &mut Value) {
+    let application = spec
+        .pointer_mut("/paths/~1applications/patch/requestBody/content/application~1json/schema")
+        .expect("updateApplication has a body");
+    let details = application.clone();
+    *application = json!({"type": "object", "properties": {"update_details": details}});
+    let keys = schema_mut(
+        spec,
+        "/components/schemas/FinalizeThemeLogosRequestBody/properties/keys",
+    );
+    let item = keys["items"].clone();
+    keys.insert("items".into(), json!({"anyOf": [{"type": "string"}, item]}));
+    schema_mut(
+        spec,
+        "/paths/~1rooms~1{room_id}/patch/requestBody/content/application~1json/schema/properties/update_details/properties/theme_id",
+    )
+    .insert("nullable".into(), json!(true));
 }
 
 fn schema_mut<'a>(spec: &'a mut Value, pointer: &str) -> &'a mut Map<String, Value> {
@@ -407,6 +455,11 @@ impl Contract {
             "expected the three CallbackUrls patterns to need fixing"
         );
         patch(&mut spec, profile);
+        patch_requests(&mut spec);
+        let requests = request_schemas(&spec)
+            .into_iter()
+            .map(|(op, schema)| (op, compile(&to_draft4(&schema))))
+            .collect();
         let responses = response_schemas(&spec)
             .into_iter()
             .map(|(op, statuses)| {
@@ -420,6 +473,7 @@ impl Contract {
         Self {
             profile,
             responses,
+            requests,
             service_error: compile(&service_error_schema()),
             gateway_error: compile(&gateway_error_schema()),
         }
@@ -433,6 +487,46 @@ impl Contract {
     /// Every operationId of the spec.
     pub fn operation_ids(&self) -> BTreeSet<String> {
         self.responses.keys().cloned().collect()
+    }
+
+    /// The operations that take a JSON request body.
+    pub fn operations_with_bodies(&self) -> BTreeSet<String> {
+        self.requests.keys().cloned().collect()
+    }
+
+    /// Checks a request body sent to `operation`.
+    pub fn check_request(&self, operation: &str, body: Option<&Value>) -> Result<(), String> {
+        let validator = self
+            .requests
+            .get(operation)
+            .ok_or_else(|| format!("{operation} takes no request body"))?;
+        let body = body.ok_or_else(|| format!("{operation} was sent without a JSON body"))?;
+        validate(validator, body)
+    }
+
+    /// Checks the request of an exchange the simulator accepted (2xx): what it accepted
+    /// must be a body the spec allows. Returns whether there was a body to check.
+    pub fn check_accepted_request(&self, exchange: &Exchange) -> Result<bool, String> {
+        let Some(op) = exchange.operation_id.as_deref() else {
+            return Ok(false);
+        };
+        if !(200..300).contains(&exchange.status) || !self.requests.contains_key(op) {
+            return Ok(false);
+        }
+        self.check_request(op, exchange.request_body.as_ref())
+            .map(|()| true)
+            .map_err(|e| {
+                format!(
+                    "{} {} -> {}: request does not conform: {e}\nrequest: {}",
+                    exchange.method,
+                    exchange.path,
+                    exchange.status,
+                    exchange
+                        .request_body
+                        .as_ref()
+                        .map_or_else(|| "none".to_owned(), |b| format!("{b:#}")),
+                )
+            })
     }
 
     /// Checks one answer of `operation` (an operationId of the spec, or `None` for a
