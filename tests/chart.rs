@@ -595,6 +595,7 @@ fn operator_grants() -> BTreeSet<(String, String, String, String)> {
             &["update", "patch"],
         ),
         ("", "secrets", &["get", "list", "watch", "create", "patch"]),
+        ("", "configmaps", &["get", "list", "watch"]),
         ("events.k8s.io", "events", &["create", "patch"]),
     ])
 }
@@ -1314,7 +1315,7 @@ async fn operator_runs_with_the_charts_rbac(watch_namespaces: bool) {
     let lease = "leases.coordination.k8s.io/meetings-meetings-operator";
     let other_lease = "leases.coordination.k8s.io/another-lease";
     let rooms = "meetingrooms.meetings.vonage.com";
-    let checks: [(&str, &str, &str, bool); 19] = [
+    let checks: [(&str, &str, &str, bool); 20] = [
         (&team, "patch", rooms, true),
         (&team, "watch", rooms, true),
         (
@@ -1338,7 +1339,8 @@ async fn operator_runs_with_the_charts_rbac(watch_namespaces: bool) {
         ),
         (&team, "delete", "secrets", false),
         (&team, "update", "secrets", false),
-        (&team, "list", "configmaps", false),
+        (&team, "watch", "configmaps", true),
+        (&team, "patch", "configmaps", false),
         (&team, "create", "pods", false),
         (&release_ns, "delete", lease, false),
         (&release_ns, "update", other_lease, false),

@@ -5,6 +5,8 @@ pub mod backoff;
 pub mod credentials;
 pub mod events;
 mod kube_ops;
+pub mod logos;
+pub mod png_rules;
 pub mod room;
 mod room_sync;
 pub mod runner;
@@ -112,6 +114,8 @@ pub struct Context {
     pub theme_statuses: status_cache::StatusCache<MeetingThemeStatus>,
     /// When each theme was last read from the API.
     pub observed: status_cache::LastObserved,
+    /// Logo images the API refused, so they are not uploaded again.
+    pub logo_rejections: logos::Rejections,
 }
 
 /// Why a reconcile failed; the error policy turns it into a requeue.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
@@ -20,6 +20,7 @@ use tracing::Instrument;
 use super::backoff::ObjectBackoff;
 use super::credentials::{CredentialStore, SecretKey};
 use super::events::EventPublisher;
+use super::logos::{self, SourceKind};
 use super::snapshot::RoomSnapshots;
 use super::status_cache::{LastObserved, StatusCache};
 use super::{Context, Error, HOST_URL_LABEL, Settings, room, theme};
@@ -289,6 +290,7 @@ fn controllers(
         room_statuses: StatusCache::new(Duration::from_secs(60)),
         theme_statuses: StatusCache::new(Duration::from_secs(60)),
         observed: LastObserved::default(),
+        logo_rejections: logos::Rejections::default(),
     });
 
     let rooms_for_mapper = rooms.clone();
@@ -330,6 +332,8 @@ fn controllers(
             }
         });
 
+    // Logo sources: a changed ConfigMap or Secret reconciles the themes using it.
+    let (logo_maps, logo_secrets) = (themes.clone(), themes.clone());
     let theme_task = theme_controller
         .watches(api::<MeetingRoom>(kube, ns), watch, |room: MeetingRoom| {
             let namespace = room.namespace().unwrap_or_default();
@@ -337,6 +341,16 @@ fn controllers(
                 .theme_ref
                 .map(|r| ObjectRef::<MeetingTheme>::new(&r.name).within(&namespace))
         })
+        .watches(
+            api::<ConfigMap>(kube, ns),
+            watcher::Config::default().any_semantic(),
+            move |map: ConfigMap| logos::themes_using(&logo_maps, SourceKind::ConfigMap, &map),
+        )
+        .watches(
+            api::<Secret>(kube, ns),
+            watcher::Config::default().any_semantic(),
+            move |secret: Secret| logos::themes_using(&logo_secrets, SourceKind::Secret, &secret),
+        )
         .graceful_shutdown_on(shutdown)
         .run(
             {

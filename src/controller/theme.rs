@@ -14,6 +14,7 @@ use kube::{Api, ResourceExt};
 
 use super::events::reason;
 use super::kube_ops::{add_finalizer, remove_finalizer, write_status};
+use super::logos;
 use super::snapshot::Freshness;
 use super::{Ctx, Error, FINALIZER};
 use crate::crd::conditions::{READY, SYNCED, condition, set_condition};
@@ -231,7 +232,11 @@ async fn sync(
             if let Some(count) = count_remote_rooms(ctx, &client, &theme_id).await {
                 status.room_count = Some(count);
             }
-            return Ok((
+            // Theme logos: upload what changed (see `logos`).
+            let logo_sync = logos::sync(theme, ctx, &client, &theme_id, &mut status, None).await;
+            return Ok(logo_sync.apply(
+                theme,
+                ctx,
                 ready(theme, ctx, status, None),
                 Action::requeue(
                     ctx.settings
@@ -295,7 +300,19 @@ async fn sync(
         status.room_count = Some(count);
     }
     ctx.backoff.reset(&key(theme));
-    Ok((
+    // Theme logos: upload what changed (see `logos`).
+    let logo_sync = logos::sync(
+        theme,
+        ctx,
+        &client,
+        &remote.theme_id,
+        &mut status,
+        Some(&remote),
+    )
+    .await;
+    Ok(logo_sync.apply(
+        theme,
+        ctx,
         ready(theme, ctx, status, Some(&remote)),
         Action::requeue(
             ctx.settings
