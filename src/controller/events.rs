@@ -27,6 +27,10 @@ pub mod reason {
     pub const REJECTED: &str = "Rejected";
     /// Credentials are missing or wrong.
     pub const CREDENTIALS: &str = "CredentialsInvalid";
+    /// An existing remote object was adopted.
+    pub const ADOPTED: &str = "Adopted";
+    /// The theme was made the application default.
+    pub const DEFAULT_SET: &str = "DefaultThemeSet";
 }
 
 /// Publishes events for our objects.

@@ -17,7 +17,9 @@ use super::kube_ops::{add_finalizer, remove_finalizer, write_status};
 use super::logos;
 use super::snapshot::Freshness;
 use super::{Ctx, Error, FINALIZER};
+use crate::crd::common::ManagementPolicy;
 use crate::crd::conditions::{READY, SYNCED, condition, set_condition};
+use crate::crd::theme::{ApplicationDefaultStatus, RemoteTheme};
 use crate::crd::{MeetingTheme, MeetingThemeStatus, PendingCreate, ThemeDeletionPolicy};
 use crate::meetings::{
     ApiError, CreateTheme, ErrorClass, MeetingsClient, Theme, ThemeUpdate, format_timestamp,
@@ -39,6 +41,12 @@ pub mod reasons {
     pub const DELETION_BLOCKED: &str = "DeletionBlocked";
     /// The credentials now name another application than the theme's.
     pub const APPLICATION_CHANGED: &str = "ApplicationChanged";
+    /// The observed remote theme no longer exists.
+    pub const REMOTE_NOT_FOUND: &str = "RemoteNotFound";
+    /// The theme is observed, never written.
+    pub const OBSERVE_ONLY: &str = "ObserveOnly";
+    /// More than one theme asks to be the application default.
+    pub const DEFAULT_CONFLICT: &str = "DefaultThemeConflict";
 }
 
 /// Stable key of an object for backoff bookkeeping.
@@ -216,15 +224,18 @@ async fn sync(
             Action::await_change(),
         ));
     }
-    match theme.spec.deletion_policy {
-        ThemeDeletionPolicy::Orphan => remove_finalizer(api, theme, FINALIZER).await?,
-        _ => add_finalizer(api, theme, FINALIZER).await?,
+    let observe_only = theme.spec.management_policy == ManagementPolicy::ObserveOnly;
+    if observe_only || theme.spec.deletion_policy == ThemeDeletionPolicy::Orphan {
+        remove_finalizer(api, theme, FINALIZER).await?;
+    } else {
+        add_finalizer(api, theme, FINALIZER).await?;
     }
     let uid = theme.uid().unwrap_or_default();
     let generation = theme.metadata.generation;
     let remote = match status.theme_id.clone() {
         Some(theme_id)
             if status.observed_generation == generation
+                && crate::crd::conditions::is_true(&status.conditions, SYNCED)
                 && ctx.observed.is_recent(&uid, ctx.settings.resync) =>
         {
             // Nothing changed and the last observation is recent: no theme
@@ -246,6 +257,18 @@ async fn sync(
         }
         Some(theme_id) => match client.get_theme(&theme_id).await {
             Ok(remote) => remote,
+            Err(ApiError::NotFound(_)) if observe_only => {
+                let message = format!(
+                    "observed theme {theme_id} no longer exists in the API; nothing is created in ObserveOnly mode"
+                );
+                return Ok((
+                    failed(theme, status, reasons::REMOTE_NOT_FOUND, message),
+                    Action::requeue(
+                        ctx.settings
+                            .resync_after(theme.metadata.annotations.as_ref()),
+                    ),
+                ));
+            }
             Err(ApiError::NotFound(_)) => {
                 ctx.events
                     .warning(
@@ -263,13 +286,46 @@ async fn sync(
             }
             Err(error) => return Ok(api_failure(theme, ctx, status, error, "Observe").await),
         },
-        None => match create(theme, api, ctx, &client, &mut status).await? {
-            Ok(created) => created,
-            Err(failure) => return Ok(failure),
+        None => match theme.spec.adopt_id.as_deref() {
+            Some(adopt_id) => match client.get_theme(adopt_id).await {
+                Ok(found) => {
+                    ctx.events
+                        .normal(
+                            theme,
+                            reason::ADOPTED,
+                            "Adopt",
+                            format!("adopted existing theme {adopt_id}"),
+                        )
+                        .await;
+                    status.theme_id = Some(found.theme_id.clone());
+                    found
+                }
+                Err(ApiError::NotFound(_)) => {
+                    let message = format!(
+                        "spec.adoptId {adopt_id}: no such theme in application {app}; fix adoptId or remove it to create a theme"
+                    );
+                    return Ok((
+                        failed(theme, status, reasons::REJECTED, message),
+                        Action::await_change(),
+                    ));
+                }
+                Err(error) => return Ok(api_failure(theme, ctx, status, error, "Adopt").await),
+            },
+            None => match create(theme, api, ctx, &client, &mut status).await? {
+                Ok(created) => created,
+                Err(failure) => return Ok(failure),
+            },
         },
     };
+    status.remote = Some(RemoteTheme {
+        theme_name: remote.theme_name.clone(),
+        main_color: remote.main_color.clone(),
+        brand_text: remote.brand_text.clone(),
+        short_company_url: remote.short_company_url.clone(),
+    });
     let update = theme_diff(theme, &remote);
-    let remote = if update.is_empty() {
+    let differences = changed_fields(&update);
+    let remote = if update.is_empty() || observe_only {
         remote
     } else {
         match client.update_theme(&remote.theme_id, &update).await {
@@ -299,6 +355,11 @@ async fn sync(
     if let Some(count) = room_count {
         status.room_count = Some(count);
     }
+    if !observe_only
+        && let Err(failure) = apply_application_default(theme, ctx, &client, &mut status).await
+    {
+        return Ok(failure);
+    }
     ctx.backoff.reset(&key(theme));
     // Theme logos: upload what changed (see `logos`).
     let logo_sync = logos::sync(
@@ -310,10 +371,32 @@ async fn sync(
         Some(&remote),
     )
     .await;
+    let mut status = ready(theme, ctx, status, Some(&remote));
+    if observe_only {
+        let message = if differences.is_empty() {
+            "observing; the remote theme matches the spec".to_owned()
+        } else {
+            format!(
+                "observing only; the remote theme differs from the spec in {} (not changed in ObserveOnly mode)",
+                differences.join(", ")
+            )
+        };
+        set_condition(
+            &mut status.conditions,
+            condition(
+                SYNCED,
+                true,
+                reasons::OBSERVE_ONLY,
+                message,
+                generation,
+                now(),
+            ),
+        );
+    }
     Ok(logo_sync.apply(
         theme,
         ctx,
-        ready(theme, ctx, status, Some(&remote)),
+        status,
         Action::requeue(
             ctx.settings
                 .resync_after(theme.metadata.annotations.as_ref()),
@@ -546,14 +629,18 @@ async fn cleanup(
         remove_finalizer(api, theme, FINALIZER).await?;
         return Ok(None);
     };
+    let was_default = status
+        .application_default
+        .as_ref()
+        .is_some_and(|d| d.applied);
     if policy == ThemeDeletionPolicy::Orphan {
+        let note = if was_default {
+            format!("left theme {theme_id} in the API; it stays the application default")
+        } else {
+            format!("left theme {theme_id} in the API")
+        };
         ctx.events
-            .normal(
-                theme,
-                reason::ORPHANED,
-                "Delete",
-                format!("left theme {theme_id} in the API"),
-            )
+            .normal(theme, reason::ORPHANED, "Delete", note)
             .await;
         remove_finalizer(api, theme, FINALIZER).await?;
         return Ok(None);
@@ -582,13 +669,16 @@ async fn cleanup(
     let force = policy == ThemeDeletionPolicy::ForceDelete;
     match client.delete_theme(&theme_id, force).await {
         Ok(()) | Err(ApiError::NotFound(_)) => {
-            let note = if force {
+            let mut note = if force {
                 format!(
                     "deleted theme {theme_id} with force; its rooms fall back to the default theme"
                 )
             } else {
                 format!("deleted theme {theme_id}")
             };
+            if was_default {
+                note.push_str("; it was the application default, so the application has no default theme until another MeetingTheme sets applicationDefault");
+            }
             ctx.events
                 .normal(theme, reason::DELETED, "Delete", note)
                 .await;
@@ -637,4 +727,104 @@ pub fn error_policy(theme: Arc<MeetingTheme>, error: &Error, ctx: Ctx) -> Action
         "reconcile failed"
     );
     Action::requeue(delay)
+}
+
+/// Other themes of the same application asking to be its default.
+fn default_contenders(theme: &MeetingTheme, ctx: &Ctx, application_id: &str) -> Vec<String> {
+    let uid = theme.uid();
+    let mut others: Vec<String> = ctx
+        .themes
+        .state()
+        .iter()
+        .filter(|other| other.uid() != uid && other.metadata.deletion_timestamp.is_none())
+        .filter(|other| other.spec.application_default == Some(true))
+        .filter(|other| {
+            other
+                .status
+                .as_ref()
+                .and_then(|s| s.application_id.as_deref())
+                .is_none_or(|app| app == application_id)
+        })
+        .map(|other| {
+            format!(
+                "{}/{}",
+                other.namespace().unwrap_or_default(),
+                other.name_any()
+            )
+        })
+        .collect();
+    others.sort();
+    others
+}
+
+/// Makes the theme the application default, or reports a conflict. The API
+/// cannot read the setting back, so it is re-asserted on every resync.
+async fn apply_application_default(
+    theme: &MeetingTheme,
+    ctx: &Ctx,
+    client: &MeetingsClient,
+    status: &mut MeetingThemeStatus,
+) -> Result<(), (MeetingThemeStatus, Action)> {
+    if theme.spec.application_default != Some(true) {
+        if status
+            .application_default
+            .as_ref()
+            .is_some_and(|d| d.applied)
+        {
+            // The API cannot unset a default; it stays until another theme is made default.
+            status.application_default = Some(ApplicationDefaultStatus {
+                applied: false,
+                applied_at: None,
+            });
+        }
+        return Ok(());
+    }
+    let Some(theme_id) = status.theme_id.clone() else {
+        return Ok(());
+    };
+    let contenders = default_contenders(theme, ctx, client.application_id());
+    if !contenders.is_empty() {
+        let message = format!(
+            "MeetingThemes {} also ask to be the default theme of application {}; keep applicationDefault on one of them",
+            contenders.join(", "),
+            client.application_id()
+        );
+        if status.conditions.iter().all(|c| c.message != message) {
+            ctx.events
+                .warning(theme, reason::REJECTED, "SetDefault", message.clone())
+                .await;
+        }
+        return Err((
+            failed(theme, status.clone(), reasons::DEFAULT_CONFLICT, message),
+            Action::requeue(
+                ctx.settings
+                    .resync_after(theme.metadata.annotations.as_ref()),
+            ),
+        ));
+    }
+    match client.set_default_theme(&theme_id).await {
+        Ok(_) => {
+            let first = !status
+                .application_default
+                .as_ref()
+                .is_some_and(|d| d.applied);
+            if first {
+                // Re-assertions keep the first time, so a resync writes no status.
+                status.application_default = Some(ApplicationDefaultStatus {
+                    applied: true,
+                    applied_at: Some(format_timestamp(&Timestamp::now())),
+                });
+                ctx.events
+                    .normal(
+                        theme,
+                        reason::DEFAULT_SET,
+                        "SetDefault",
+                        format!("theme {theme_id} is now the application default"),
+                    )
+                    .await;
+            }
+            Ok(())
+        }
+        Err(error) => Err(api_failure(theme, ctx, status.clone(), error, "SetDefault").await),
+    }
 }
