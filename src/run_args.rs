@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::callbacks::{CallbackOptions, DEFAULT_TOKEN_SECRET, Token};
 use crate::controller::runner::RunOptions;
 use crate::controller::{SecretKey, Settings, parse_duration};
 use crate::leader::LeaseConfig;
@@ -11,6 +12,10 @@ use crate::meetings::{ClientConfig, DEFAULT_BASE_URL, NoopObserver, RateLimit};
 
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).ok_or_else(|| format!("{text:?} is not a duration such as 30s, 5m or 1h"))
+}
+
+fn callback_token(text: &str) -> Result<Token, String> {
+    Token::parse(text).map_err(|e| e.to_string())
 }
 
 /// Like [`duration`], and also milliseconds (`500ms`).
@@ -101,6 +106,33 @@ pub struct RunArgs {
     /// How often followers look at the Lease.
     #[arg(long, env = "LEASE_RETRY_PERIOD", default_value = "2s", value_parser = fine_duration)]
     pub lease_retry_period: Duration,
+    /// Receive Meetings callbacks and show what happens in rooms in
+    /// `status.live` (`--callbacks=false` to turn off).
+    #[arg(
+        long,
+        env = "CALLBACKS",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub callbacks: bool,
+    /// Address of the callback server.
+    #[arg(long, env = "CALLBACK_ADDR", default_value = "0.0.0.0:8081")]
+    pub callback_addr: SocketAddr,
+    /// Base URL under which the Meetings API reaches the callback server;
+    /// rooms with `operatorCallbacks` get URLs under it.
+    #[arg(long, env = "CALLBACK_PUBLIC_URL")]
+    pub callback_public_url: Option<String>,
+    /// Token in the callback URLs (at least 16 URL-safe characters); when
+    /// unset, one is generated and kept in --callback-token-secret.
+    #[arg(long, env = "CALLBACK_TOKEN", hide_env_values = true, value_parser = callback_token)]
+    pub callback_token: Option<Token>,
+    /// Secret in the operator's namespace (--lease-namespace) keeping the
+    /// generated callback token.
+    #[arg(long, env = "CALLBACK_TOKEN_SECRET", default_value = DEFAULT_TOKEN_SECRET)]
+    pub callback_token_secret: String,
 }
 
 impl RunArgs {
@@ -132,6 +164,15 @@ impl RunArgs {
             default_credentials: self.default_credentials.clone(),
             credentials_recheck: self.credentials_recheck,
             observer: Arc::new(NoopObserver),
+            callbacks: self.callbacks.then(|| CallbackOptions {
+                listen: self.callback_addr,
+                public_url: self.callback_public_url.clone(),
+                token: self.callback_token.clone(),
+                token_secret: SecretKey {
+                    namespace: self.lease_namespace.clone(),
+                    name: self.callback_token_secret.clone(),
+                },
+            }),
         }
     }
 
@@ -215,5 +256,37 @@ mod tests {
         assert_eq!(args.metrics_addr.port(), 9000);
         assert!(parse(&["--lease-retry-period=0ms"]).is_err());
         assert!(parse(&["--lease-duration=500ms"]).is_err());
+    }
+
+    #[test]
+    fn callbacks_are_off_by_default_and_configurable() {
+        assert!(parse(&[]).unwrap().options().callbacks.is_none());
+        let args = parse(&[
+            "--callbacks",
+            "--callback-addr=127.0.0.1:9443",
+            "--callback-public-url=https://hooks.example.com",
+            "--callback-token=0123456789abcdefXYZ",
+            "--lease-namespace=ops",
+        ])
+        .unwrap();
+        let callbacks = args.options().callbacks.unwrap();
+        assert_eq!(callbacks.listen, "127.0.0.1:9443".parse().unwrap());
+        assert_eq!(
+            callbacks.public_url.as_deref(),
+            Some("https://hooks.example.com")
+        );
+        assert!(callbacks.token.unwrap().matches("0123456789abcdefXYZ"));
+        assert_eq!(
+            (
+                callbacks.token_secret.namespace.as_str(),
+                callbacks.token_secret.name.as_str()
+            ),
+            ("ops", DEFAULT_TOKEN_SECRET)
+        );
+        assert!(!format!("{args:?}").contains("0123456789abcdefXYZ"));
+        assert!(parse(&["--callbacks", "--callback-token=short"]).is_err());
+        let defaults = parse(&["--callbacks=true"]).unwrap();
+        assert_eq!(defaults.callback_addr, "0.0.0.0:8081".parse().unwrap());
+        assert!(defaults.options().callbacks.unwrap().token.is_none());
     }
 }

@@ -33,7 +33,8 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Values that switch on every optional part of the chart: watched
 /// namespaces (Roles instead of a ClusterRole), chart-managed credentials,
-/// two replicas (PodDisruptionBudget), ServiceMonitor and NetworkPolicy.
+/// two replicas (PodDisruptionBudget), ServiceMonitor, NetworkPolicy and
+/// the callback receiver.
 /// Tests that talk to the API server replace `watchNamespaces` with
 /// namespaces that exist.
 const REPRESENTATIVE: &str = r#"
@@ -77,12 +78,23 @@ metrics:
     scrapeTimeout: 5s
     labels:
       release: prometheus
+callbacks:
+  enabled: true
+  port: 8443
+  publicUrl: https://meetings-callbacks.example.com
+  service:
+    annotations:
+      example.com/exposed: "true"
 networkPolicy:
   enabled: true
   metricsFrom:
     - namespaceSelector:
         matchLabels:
           kubernetes.io/metadata.name: monitoring
+  callbacksFrom:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: ingress
   apiServer:
     cidrs: [10.96.0.1/32, 192.168.0.10/32]
     ports: [443, 6443]
@@ -455,7 +467,7 @@ fn chart_app_version_is_the_crate_version() {
 #[test]
 fn values_schema_rejects_bad_values() {
     let home = tempfile::tempdir().expect("a temp dir");
-    let cases: [(&str, &[&str]); 8] = [
+    let cases: [(&str, &[&str]); 9] = [
         ("replicas: \"two\"\n", &["/replicas", "want integer"]),
         ("replicas: -1\n", &["/replicas", "minimum"]),
         (
@@ -467,6 +479,10 @@ fn values_schema_rejects_bad_values() {
         ("image:\n  pullPolicy: Sometimes\n", &["/image/pullPolicy"]),
         ("metrics:\n  port: 70000\n", &["/metrics/port", "maximum"]),
         ("watchNamespaces: [Team_A]\n", &["/watchNamespaces/0"]),
+        (
+            "callbacks:\n  enabled: true\n  publicUrl: hooks.example.com\n",
+            &["/callbacks/publicUrl"],
+        ),
     ];
     for (values, expected) in cases {
         let file = temp_file("values.yaml", values);
@@ -506,6 +522,10 @@ fn values_schema_rejects_bad_values() {
         (
             "serviceAccount:\n  create: false\n",
             "serviceAccount.name is required when serviceAccount.create is false",
+        ),
+        (
+            "callbacks:\n  enabled: true\n  port: 8080\n",
+            "callbacks.port must differ from metrics.port",
         ),
     ];
     for (values, expected) in cases {
@@ -705,6 +725,14 @@ fn rbac_is_least_privilege_without_wildcards() {
         "get".into(),
         "meetings-meetings-operator-credentials".into(),
     ));
+    // The callback token Secret: created once, then read by name.
+    release_ns.extend(grants_of(&[("", "secrets", &["create"])]));
+    release_ns.insert((
+        String::new(),
+        "secrets".into(),
+        "get".into(),
+        "meetings-meetings-operator-callback-token".into(),
+    ));
     let expected = std::collections::BTreeMap::from([
         ("operators".to_owned(), release_ns),
         ("team-a".to_owned(), operator_grants()),
@@ -712,7 +740,7 @@ fn rbac_is_least_privilege_without_wildcards() {
     ]);
     assert_eq!(per_namespace, expected);
     let bindings = of_kind(&docs, "RoleBinding");
-    assert_eq!(bindings.len(), 4, "{bindings:?}");
+    assert_eq!(bindings.len(), 5, "{bindings:?}");
 }
 
 #[test]
@@ -841,6 +869,10 @@ fn optional_parts_follow_the_values() {
         "--rate-burst=5",
         "--metrics-addr=0.0.0.0:9090",
         "--lease-name=meetings-leader",
+        "--callbacks",
+        "--callback-addr=0.0.0.0:8443",
+        "--callback-public-url=https://meetings-callbacks.example.com",
+        "--callback-token-secret=meetings-meetings-operator-callback-token",
     ] {
         assert!(
             args.iter().any(|a| a == expected),
@@ -870,6 +902,32 @@ fn optional_parts_follow_the_values() {
     );
     let pod_labels = &one_of_kind(&docs, "Deployment")["spec"]["template"]["metadata"]["labels"];
     assert_eq!(pod_labels["team"].as_str(), Some("video"));
+    // The callbacks Service, port and NetworkPolicy rule.
+    let callbacks = of_kind(&docs, "Service")
+        .into_iter()
+        .find(|s| name_of(s) == "meetings-meetings-operator-callbacks")
+        .expect("the callbacks Service");
+    assert_eq!(callbacks["spec"]["ports"][0]["port"].as_u64(), Some(8443));
+    assert_eq!(
+        callbacks["spec"]["ports"][0]["targetPort"].as_str(),
+        Some("callbacks")
+    );
+    let container = &one_of_kind(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+    assert!(
+        container["ports"]
+            .as_sequence()
+            .expect("ports")
+            .iter()
+            .any(|p| p["name"].as_str() == Some("callbacks")
+                && p["containerPort"].as_u64() == Some(8443))
+    );
+    let ingress = policy["spec"]["ingress"].as_sequence().expect("ingress");
+    assert!(ingress.iter().any(|rule| {
+        rule["ports"][0]["port"].as_str() == Some("callbacks")
+            && rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                .as_str()
+                == Some("ingress")
+    }));
 
     // An existing Secret is referenced, not created; no leader election.
     let docs = documents(&render_offline(CLUSTER_WIDE, &[]));
@@ -1033,6 +1091,10 @@ async fn helm_install_upgrade_and_uninstall() {
         .expect("the credentials Secret");
     let data = secret.data.unwrap_or_default();
     assert!(data.contains_key("applicationId") && data.contains_key("privateKey"));
+    Api::<Service>::namespaced(client.clone(), &ns)
+        .get(&format!("{fullname}-callbacks"))
+        .await
+        .expect("the callbacks Service");
     for team in [&team_a, &team_b] {
         Api::<Role>::namespaced(client.clone(), team)
             .get(fullname)
@@ -1151,6 +1213,7 @@ fn the_operator_accepts_the_rendered_arguments() {
                 assert_eq!(args.resync_period, Duration::from_secs(300));
                 assert!(args.default_credentials.is_none());
                 assert!(run.log_json);
+                assert!(run.args.options().callbacks.is_none());
             }
             "representative" => {
                 assert_eq!(args.namespaces, ["team-a", "team-b"]);
@@ -1171,6 +1234,17 @@ fn the_operator_accepts_the_rendered_arguments() {
                 let credentials = args.default_credentials.as_ref().expect("credentials");
                 assert_eq!(credentials.namespace, "operators");
                 assert_eq!(credentials.name, "meetings-meetings-operator-credentials");
+                let callbacks = args.options().callbacks.expect("callbacks on");
+                assert_eq!(callbacks.listen.port(), 8443);
+                assert_eq!(
+                    callbacks.public_url.as_deref(),
+                    Some("https://meetings-callbacks.example.com")
+                );
+                assert_eq!(callbacks.token_secret.namespace, "operators");
+                assert_eq!(
+                    callbacks.token_secret.name,
+                    "meetings-meetings-operator-callback-token"
+                );
             }
             _ => {
                 assert!(!args.leader_election);
@@ -1271,7 +1345,7 @@ async fn operator_runs_with_the_charts_rbac(watch_namespaces: bool) {
 
     let values = format!(
         "credentials:\n  applicationId: {}\n  privateKey: {}\napiUrl: {}\nlabelSelector: {}\n\
-         concurrency: 2\n{}",
+         concurrency: 2\ncallbacks:\n  enabled: true\n{}",
         serde_json::to_string(&app.application_id).expect("JSON"),
         serde_json::to_string(&app.private_key_pem).expect("JSON"),
         serde_json::to_string(&sim.base_url()).expect("JSON"),
@@ -1373,10 +1447,20 @@ async fn operator_runs_with_the_charts_rbac(watch_namespaces: bool) {
         ));
     }
 
+    // The callback token Secret: create, and read only that one.
+    let token_secret = "secrets/meetings-meetings-operator-callback-token";
+    assert!(can_i(cp, &sa, &release_ns, "create", "secrets"));
+    assert!(can_i(cp, &sa, &release_ns, "get", token_secret));
+    assert!(!can_i(cp, &sa, &release_ns, "update", token_secret));
+
     // The operator acts as the chart's ServiceAccount, nothing more.
     let client = cp.service_account_client(&release_ns, sa_name).await;
     let run = parse_operator_args(&docs);
-    let options = run.args.options();
+    let mut options = run.args.options();
+    // Tests run side by side: a free loopback port instead of the chart's.
+    if let Some(callbacks) = options.callbacks.as_mut() {
+        callbacks.listen = "127.0.0.1:0".parse().expect("an address");
+    }
 
     // Leader election as the ServiceAccount.
     let lease = run.args.lease_config();
@@ -1432,6 +1516,12 @@ async fn operator_runs_with_the_charts_rbac(watch_namespaces: bool) {
 
     let theme = wait_ready(&themes, "brand").await;
     let room = wait_ready(&rooms, "standup").await;
+    // The operator generated its callback token into the Secret the chart names.
+    let token = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(admin.clone(), &release_ns)
+        .get("meetings-meetings-operator-callback-token")
+        .await
+        .expect("the callback token Secret");
+    assert!(token.data.is_some_and(|d| d.contains_key("token")));
     assert!(
         theme.finalizers().iter().any(|f| f == FINALIZER),
         "the operator added its finalizer to the theme: {:?}",

@@ -104,6 +104,8 @@ pub struct Context {
     pub events: events::EventPublisher,
     /// Behaviour settings.
     pub settings: Settings,
+    /// The operator's callback URLs, for rooms with `spec.operatorCallbacks`.
+    pub callback_urls: Option<crate::crd::room::RoomCallbackUrls>,
     /// Cache of every watched `MeetingTheme`.
     pub themes: Store<MeetingTheme>,
     /// Cache of every watched `MeetingRoom`.

@@ -23,6 +23,7 @@ use super::kube_ops::{
 use super::room_sync;
 use super::snapshot::Freshness;
 use super::{Ctx, Error, FINALIZER};
+use crate::callbacks;
 use crate::crd::conditions::{READY, SYNCED, condition, set_condition};
 use crate::crd::{
     MeetingRoom, MeetingRoomStatus, MeetingTheme, PendingCreate, RoomDeletionPolicy, RoomKind,
@@ -359,7 +360,8 @@ async fn create(
     status: &mut MeetingRoomStatus,
     theme_id: Option<&str>,
 ) -> Result<Result<Room, Outcome>, Error> {
-    let request = match room_sync::create_request(&room.spec, theme_id) {
+    let callback_urls = callbacks::effective_urls(&room.spec, ctx.callback_urls.as_ref());
+    let request = match room_sync::create_request(&room.spec, theme_id, callback_urls.as_ref()) {
         Ok(request) => request,
         Err(error) => {
             return Ok(Err(Outcome {
@@ -531,20 +533,22 @@ async fn update_if_needed(
     if remote.is_expired_at(Timestamp::now()) {
         return Ok(remote);
     }
-    let update: RoomUpdate = match room_sync::mutable_diff(&room.spec, theme_id, &remote) {
-        Ok(update) => update,
-        Err(error) => {
-            return Err(Outcome {
-                status: failed(
-                    room,
-                    status.clone(),
-                    reasons::INVALID_SPEC,
-                    error.to_string(),
-                ),
-                requeue: Action::await_change(),
-            });
-        }
-    };
+    let callback_urls = callbacks::effective_urls(&room.spec, ctx.callback_urls.as_ref());
+    let update: RoomUpdate =
+        match room_sync::mutable_diff(&room.spec, theme_id, callback_urls.as_ref(), &remote) {
+            Ok(update) => update,
+            Err(error) => {
+                return Err(Outcome {
+                    status: failed(
+                        room,
+                        status.clone(),
+                        reasons::INVALID_SPEC,
+                        error.to_string(),
+                    ),
+                    requeue: Action::await_change(),
+                });
+            }
+        };
     if update.is_empty() {
         return Ok(remote);
     }

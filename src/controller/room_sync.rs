@@ -68,10 +68,12 @@ pub fn expiry(spec: &MeetingRoomSpec) -> Result<Option<Timestamp>, SpecError> {
         .transpose()
 }
 
-/// The `POST /rooms` body for a spec and its resolved theme.
+/// The `POST /rooms` body for a spec, its resolved theme and its effective
+/// callback URLs (see [`crate::callbacks::effective_urls`]).
 pub fn create_request(
     spec: &MeetingRoomSpec,
     theme_id: Option<&str>,
+    callback_urls: Option<&RoomCallbackUrls>,
 ) -> Result<CreateRoom, SpecError> {
     Ok(CreateRoom {
         display_name: spec.display_name.clone(),
@@ -82,7 +84,7 @@ pub fn create_request(
         expire_after_use: spec.expire_after_use,
         theme_id: theme_id.map(str::to_owned),
         join_approval_level: spec.join_approval_level.map(approval),
-        callback_urls: spec.callback_urls.as_ref().map(callbacks),
+        callback_urls: callback_urls.map(callbacks),
         available_features: spec.available_features.as_ref().map(features),
     })
 }
@@ -150,11 +152,13 @@ fn features_update(
     (merged != current).then_some(merged)
 }
 
-/// The mutable fields to send so `remote` matches `spec` with `theme_id`.
-/// Empty when nothing differs. The host URL is never compared.
+/// The mutable fields to send so `remote` matches `spec` with `theme_id`
+/// and the effective `callback_urls`. Empty when nothing differs. The host
+/// URL is never compared.
 pub fn mutable_diff(
     spec: &MeetingRoomSpec,
     theme_id: Option<&str>,
+    callback_urls: Option<&RoomCallbackUrls>,
     remote: &Room,
 ) -> Result<RoomUpdate, SpecError> {
     let want_expiry = expiry(spec)?;
@@ -177,9 +181,7 @@ pub fn mutable_diff(
             spec.join_approval_level.map(approval),
             remote.join_approval_level,
         ),
-        callback_urls: spec
-            .callback_urls
-            .as_ref()
+        callback_urls: callback_urls
             .and_then(|want| callbacks_update(&callbacks(want), remote.callback_urls.as_ref())),
         available_features: spec
             .available_features
@@ -240,7 +242,13 @@ mod tests {
             "callbackUrls": {"roomsCallbackUrl": "https://a.example/rooms"},
             "availableFeatures": {"isChatAvailable": true}
         }));
-        let update = mutable_diff(&s, Some("t1"), &remote_long_term()).unwrap();
+        let update = mutable_diff(
+            &s,
+            Some("t1"),
+            s.callback_urls.as_ref(),
+            &remote_long_term(),
+        )
+        .unwrap();
         assert!(update.is_empty(), "{update:?}");
     }
 
@@ -251,7 +259,13 @@ mod tests {
             "joinApprovalLevel": "explicit_approval", "themeRef": {"name": "brand"},
             "availableFeatures": {"isChatAvailable": false}
         }));
-        let update = mutable_diff(&s, Some("t2"), &remote_long_term()).unwrap();
+        let update = mutable_diff(
+            &s,
+            Some("t2"),
+            s.callback_urls.as_ref(),
+            &remote_long_term(),
+        )
+        .unwrap();
         assert_eq!(
             changed_fields(&update),
             ["themeRef", "joinApprovalLevel", "availableFeatures"]
@@ -270,7 +284,7 @@ mod tests {
         let s = spec(serde_json::json!({
             "displayName": "Weekly", "type": "long_term", "expiresAt": "2030-01-01T00:00:00Z"
         }));
-        let update = mutable_diff(&s, None, &remote_long_term()).unwrap();
+        let update = mutable_diff(&s, None, None, &remote_long_term()).unwrap();
         assert_eq!(update.theme_id, Some(None));
     }
 
@@ -296,7 +310,7 @@ mod tests {
             "displayName": "x", "type": "long_term", "expiresAt": "next tuesday"
         }));
         assert!(matches!(
-            create_request(&s, None),
+            create_request(&s, None, None),
             Err(SpecError::BadExpiry(_))
         ));
     }

@@ -24,6 +24,7 @@ use super::logos::{self, SourceKind};
 use super::snapshot::RoomSnapshots;
 use super::status_cache::{LastObserved, StatusCache};
 use super::{Context, Error, HOST_URL_LABEL, Settings, room, theme};
+use crate::callbacks::{self, CallbackOptions, CallbackServer, ScopeHooks};
 use crate::crd::{MeetingRoom, MeetingTheme};
 use crate::meetings::{ApiObserver, ClientConfig};
 use crate::telemetry::{self, KIND_ROOM, KIND_THEME, Metrics, Phase, Telemetry};
@@ -45,6 +46,19 @@ pub struct RunOptions {
     pub credentials_recheck: Duration,
     /// Receives every Meetings API call.
     pub observer: Arc<dyn ApiObserver>,
+    /// Serve Meetings callbacks (live status in `status.live`); off when `None`.
+    pub callbacks: Option<CallbackOptions>,
+}
+
+/// Why the operator could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The Meetings API clients could not be set up.
+    #[error(transparent)]
+    Api(#[from] crate::meetings::ApiError),
+    /// The callback receiver could not start.
+    #[error(transparent)]
+    Callbacks(#[from] crate::callbacks::SetupError),
 }
 
 /// Shared parts built once for all namespaces.
@@ -70,7 +84,7 @@ pub async fn run(
     kube: kube::Client,
     options: RunOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), crate::meetings::ApiError> {
+) -> Result<(), RunError> {
     run_supervised(
         kube,
         options,
@@ -92,7 +106,7 @@ pub async fn run_supervised(
     telemetry: &Telemetry,
     shutdown: impl Future<Output = ()> + Send + 'static,
     abort: impl Future<Output = ()> + Send,
-) -> Result<Stopped, crate::meetings::ApiError> {
+) -> Result<Stopped, RunError> {
     let shared = Shared {
         credentials: Arc::new(CredentialStore::new(
             kube.clone(),
@@ -107,6 +121,13 @@ pub async fn run_supervised(
             Duration::from_secs(300),
         )),
     };
+    // Bound before the controllers start, so that rooms get its URLs.
+    let callback_server = match &options.callbacks {
+        Some(callbacks) => Some(CallbackServer::bind(&kube, callbacks).await?),
+        None => None,
+    };
+    let callback_urls = callback_server.as_ref().and_then(CallbackServer::room_urls);
+    let mut callback_scopes = Vec::new();
     let scopes: Vec<Option<String>> = if options.namespaces.is_empty() {
         vec![None]
     } else {
@@ -117,6 +138,7 @@ pub async fn run_supervised(
     let mut tasks = JoinSet::new();
     let mut synced = Vec::new();
     for scope in scopes {
+        let (hooks, reconcile) = ScopeHooks::new(callback_urls.clone());
         let controllers = controllers(
             &kube,
             &options,
@@ -124,7 +146,12 @@ pub async fn run_supervised(
             &telemetry.metrics,
             scope,
             shutdown.clone(),
+            hooks,
         );
+        callback_scopes.push(callbacks::Scope {
+            rooms: controllers.rooms.clone(),
+            reconcile,
+        });
         telemetry
             .metrics
             .watch_stores(controllers.themes.clone(), controllers.rooms.clone());
@@ -143,6 +170,22 @@ pub async fn run_supervised(
         ));
     }
     tasks.spawn(ready_when_synced(synced, telemetry.clone()));
+    if let Some(server) = callback_server {
+        let receiver = Arc::new(callbacks::Receiver::new(
+            kube.clone(),
+            callback_scopes,
+            shared.credentials.clone(),
+            shared.snapshots.clone(),
+            EventPublisher::new(kube.clone(), &options.settings.controller_name),
+            telemetry.health.clone(),
+        ));
+        let serving = server.serve(receiver, telemetry.metrics.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            if let Err(error) = serving.await {
+                tracing::error!(%error, "the callback server stopped");
+            }
+        });
+    }
     let aborted = tokio::select! {
         () = join_all(&mut tasks) => false,
         () = abort => true,
@@ -260,6 +303,7 @@ fn controllers(
     metrics: &Arc<Metrics>,
     namespace: Option<String>,
     shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+    callback_hooks: ScopeHooks,
 ) -> ScopeControllers<
     impl Future<Output = ()> + Send + 'static,
     impl Future<Output = ()> + Send + 'static,
@@ -285,6 +329,7 @@ fn controllers(
         backoff: shared.backoff.clone(),
         events: EventPublisher::new(kube.clone(), &options.settings.controller_name),
         settings: options.settings.clone(),
+        callback_urls: callback_hooks.urls,
         themes: themes.clone(),
         rooms: rooms.clone(),
         room_statuses: StatusCache::new(Duration::from_secs(60)),
@@ -314,6 +359,7 @@ fn controllers(
                     .collect::<Vec<_>>()
             },
         )
+        .reconcile_on(callback_hooks.reconcile_requests)
         .graceful_shutdown_on(shutdown.clone())
         .run(
             {

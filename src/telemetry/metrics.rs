@@ -48,6 +48,12 @@ struct OperationLabels {
     operation: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallbackLabels {
+    event: &'static str,
+    result: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn reconcile_histogram() -> Histogram {
@@ -68,8 +74,9 @@ fn request_histogram() -> Histogram {
 /// `meetings_operator_api_requests_total{operation,status}`,
 /// `meetings_operator_api_request_duration_seconds{operation}`,
 /// `meetings_operator_rate_limiter_wait_seconds`,
-/// `meetings_operator_objects{kind,condition,status}` and
-/// `meetings_operator_leader`.
+/// `meetings_operator_objects{kind,condition,status}`,
+/// `meetings_operator_leader` and
+/// `meetings_operator_callbacks_total{event,result}`.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -81,6 +88,7 @@ pub struct Metrics {
     rate_limit_wait: Histogram,
     leader: Gauge,
     objects: ObjectsCollector,
+    callbacks: Family<CallbackLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -103,6 +111,7 @@ impl Metrics {
         let rate_limit_wait = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         let leader = Gauge::default();
         let objects = ObjectsCollector::default();
+        let callbacks = Family::<CallbackLabels, Counter>::default();
 
         let mut registry = Registry::default();
         // Counters get their `_total` suffix from the encoder.
@@ -141,6 +150,11 @@ impl Metrics {
             "1 while this replica holds the leader lease (always 1 without leader election)",
             leader.clone(),
         );
+        registry.register(
+            "meetings_operator_callbacks",
+            "Meetings API callbacks received, by event and result",
+            callbacks.clone(),
+        );
         registry.register_collector(Box::new(objects.clone()));
 
         Self {
@@ -153,6 +167,7 @@ impl Metrics {
             rate_limit_wait,
             leader,
             objects,
+            callbacks,
         }
     }
 
@@ -176,6 +191,14 @@ impl Metrics {
         self.reconcile_duration
             .get_or_create(&KindLabels { kind })
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts one callback: its canonical `event` name (or `unknown`) and
+    /// what became of it (`applied`, `unchanged`, `malformed`, ...).
+    pub fn callback_handled(&self, event: &'static str, result: &'static str) {
+        self.callbacks
+            .get_or_create(&CallbackLabels { event, result })
+            .inc();
     }
 
     /// Sets the leader gauge.
@@ -252,6 +275,7 @@ mod tests {
         // Labelled families appear once they have a series.
         metrics.reconcile_finished(KIND_ROOM, Some("Finalizer"), Duration::from_millis(1));
         metrics.request_finished("createRoom", Outcome::Status(201), Duration::from_millis(1));
+        metrics.callback_handled("session:started", "applied");
         let text = metrics.render().unwrap();
         for (name, kind) in [
             ("meetings_operator_reconciles", "counter"),
@@ -265,6 +289,7 @@ mod tests {
             ("meetings_operator_rate_limiter_wait_seconds", "histogram"),
             ("meetings_operator_leader", "gauge"),
             ("meetings_operator_objects", "gauge"),
+            ("meetings_operator_callbacks", "counter"),
         ] {
             assert!(
                 text.contains(&format!("# TYPE {name} {kind}\n")),
@@ -272,6 +297,13 @@ mod tests {
             );
         }
         assert_eq!(line_value(&text, "meetings_operator_leader "), Some(0.0));
+        assert_eq!(
+            line_value(
+                &text,
+                r#"meetings_operator_callbacks_total{event="session:started",result="applied"}"#
+            ),
+            Some(1.0)
+        );
         assert!(text.ends_with("# EOF\n"));
     }
 

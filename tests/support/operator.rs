@@ -71,6 +71,7 @@ pub fn test_options(ns: &str, base_url: String) -> RunOptions {
         }),
         credentials_recheck: Duration::from_secs(1),
         observer: Arc::new(NoopObserver),
+        callbacks: None,
     }
 }
 

@@ -1,0 +1,285 @@
+//! What happens to a parsed callback: find its room, merge it into the
+//! room's live state, write `status.live`, publish Events, and for
+//! `room:expired` have the room reconciled at once.
+
+use std::sync::{Arc, Mutex};
+
+use futures::channel::mpsc::UnboundedSender;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, Resource, ResourceExt};
+
+use super::FIELD_MANAGER;
+use super::event::{Callback, Fact};
+use super::index::{Rooms, Sessions, Waiting};
+use super::state::Notice;
+use crate::controller::CredentialStore;
+use crate::controller::events::EventPublisher;
+use crate::controller::snapshot::RoomSnapshots;
+use crate::crd::MeetingRoom;
+use crate::crd::room::LiveStatus;
+use crate::telemetry::{Health, Phase};
+
+/// Event reasons of the receiver.
+pub mod reason {
+    /// A session started in the room.
+    pub const SESSION_STARTED: &str = "SessionStarted";
+    /// A session in the room ended.
+    pub const SESSION_ENDED: &str = "SessionEnded";
+    /// A recording of the room can be downloaded.
+    pub const RECORDING_READY: &str = "RecordingReady";
+}
+
+/// The rooms of one watched scope and how to have one reconciled.
+#[derive(Clone)]
+pub struct Scope {
+    /// The room controller's cache.
+    pub rooms: Store<MeetingRoom>,
+    /// Sends a room to the room controller for an immediate reconcile.
+    pub reconcile: UnboundedSender<ObjectRef<MeetingRoom>>,
+}
+
+/// What became of one callback; also the `result` label of the metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// `status.live` changed and was written (or a reconcile was requested).
+    Applied,
+    /// Nothing visible changed (a duplicate, or a late event).
+    Unchanged,
+    /// Kept until an event of its session names the room.
+    Deferred,
+    /// No watched `MeetingRoom` has this room id.
+    UnknownRoom,
+    /// The caches have not synced yet.
+    NotReady,
+    /// Writing `status.live` failed.
+    Failed,
+}
+
+impl Outcome {
+    /// The `result` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Unchanged => "unchanged",
+            Self::Deferred => "deferred",
+            Self::UnknownRoom => "unknown_room",
+            Self::NotReady => "not_ready",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Receives parsed callbacks for every watched scope.
+pub struct Receiver {
+    kube: kube::Client,
+    scopes: Vec<Scope>,
+    credentials: Arc<CredentialStore>,
+    snapshots: Arc<RoomSnapshots>,
+    events: EventPublisher,
+    health: Arc<Health>,
+    sessions: Mutex<Sessions>,
+    waiting: Mutex<Waiting>,
+    rooms: Mutex<Rooms>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Receiver {
+    /// A receiver for `scopes`, sharing the controllers' credentials and
+    /// room snapshots, ready once `health` says the caches synced.
+    pub fn new(
+        kube: kube::Client,
+        scopes: Vec<Scope>,
+        credentials: Arc<CredentialStore>,
+        snapshots: Arc<RoomSnapshots>,
+        events: EventPublisher,
+        health: Arc<Health>,
+    ) -> Self {
+        Self {
+            kube,
+            scopes,
+            credentials,
+            snapshots,
+            events,
+            health,
+            sessions: Mutex::default(),
+            waiting: Mutex::default(),
+            rooms: Mutex::default(),
+        }
+    }
+
+    fn find_room(&self, room_id: &str) -> Option<(Arc<MeetingRoom>, &Scope)> {
+        self.scopes.iter().find_map(|scope| {
+            scope
+                .rooms
+                .find(|room| {
+                    room.status.as_ref().and_then(|s| s.room_id.as_deref()) == Some(room_id)
+                })
+                .map(|room| (room, scope))
+        })
+    }
+
+    /// Handles one callback.
+    pub async fn handle(&self, callback: Callback) -> Outcome {
+        if !matches!(self.health.phase(), Phase::Running | Phase::Stopping) {
+            return Outcome::NotReady;
+        }
+        let session_id = callback.fact.session_id().map(str::to_owned);
+        let room_id = match (&callback.room_id, &session_id) {
+            (Some(room_id), Some(session_id)) => {
+                lock(&self.sessions).insert(session_id, room_id);
+                Some(room_id.clone())
+            }
+            (Some(room_id), None) => Some(room_id.clone()),
+            (None, Some(session_id)) => lock(&self.sessions).room_of(session_id),
+            (None, None) => None,
+        };
+        let Some(room_id) = room_id else {
+            if let Some(session_id) = &session_id {
+                lock(&self.waiting).push(session_id, callback);
+                return Outcome::Deferred;
+            }
+            return Outcome::UnknownRoom;
+        };
+        let Some((room, scope)) = self.find_room(&room_id) else {
+            return Outcome::UnknownRoom;
+        };
+        if callback.fact == Fact::RoomExpired {
+            self.confirm_expiry(room, scope, room_id);
+            return Outcome::Applied;
+        }
+        let mut facts = vec![callback.fact];
+        if let Some(session_id) = &session_id {
+            facts.extend(
+                lock(&self.waiting)
+                    .take(session_id)
+                    .into_iter()
+                    .map(|c| c.fact),
+            );
+        }
+        self.merge(&room, &facts).await
+    }
+
+    /// Merges `facts` into the room's state and writes `status.live` if it changed.
+    async fn merge(&self, room: &MeetingRoom, facts: &[Fact]) -> Outcome {
+        let uid = room.uid().unwrap_or_default();
+        let live = room.status.as_ref().and_then(|s| s.live.as_ref());
+        let entry = lock(&self.rooms).entry(&uid, live);
+        // One merge and write at a time per room, so writes never go back in time.
+        let mut entry = entry.lock().await;
+        let notices: Vec<Notice> = facts.iter().flat_map(|f| entry.state.apply(f)).collect();
+        let status = entry.state.status();
+        let outcome = if entry.written.as_ref() == Some(&status)
+            || (entry.written.is_none() && status == LiveStatus::default())
+        {
+            Outcome::Unchanged
+        } else {
+            match self.write(room, &status).await {
+                Ok(()) => {
+                    entry.written = Some(status);
+                    Outcome::Applied
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        room = %room.name_any(),
+                        namespace = %room.namespace().unwrap_or_default(),
+                        %error,
+                        "could not write status.live"
+                    );
+                    Outcome::Failed
+                }
+            }
+        };
+        drop(entry);
+        for notice in notices {
+            self.publish(room, notice).await;
+        }
+        outcome
+    }
+
+    async fn write(&self, room: &MeetingRoom, live: &LiveStatus) -> Result<(), kube::Error> {
+        let namespace = room.namespace().unwrap_or_default();
+        let api: Api<MeetingRoom> = Api::namespaced(self.kube.clone(), &namespace);
+        let body = serde_json::json!({
+            "apiVersion": MeetingRoom::api_version(&()),
+            "kind": MeetingRoom::kind(&()),
+            "status": { "live": live },
+        });
+        api.patch_status(
+            &room.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(body),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn publish(&self, room: &MeetingRoom, notice: Notice) {
+        let (why, note) = match notice {
+            Notice::SessionStarted { session_id } => (
+                reason::SESSION_STARTED,
+                format!("session {session_id} started"),
+            ),
+            Notice::SessionEnded {
+                session_id,
+                seconds,
+            } => (
+                reason::SESSION_ENDED,
+                match seconds {
+                    Some(s) => format!("session {session_id} ended after {s} s"),
+                    None => format!("session {session_id} ended"),
+                },
+            ),
+            Notice::RecordingReady {
+                recording_id,
+                duration_seconds,
+            } => (
+                reason::RECORDING_READY,
+                match duration_seconds {
+                    Some(d) => format!(
+                        "recording {recording_id} ({d} s) is ready; its URL is in status.live.recordings"
+                    ),
+                    None => format!(
+                        "recording {recording_id} is ready; its URL is in status.live.recordings"
+                    ),
+                },
+            ),
+        };
+        self.events.normal(room, why, "Callback", note).await;
+    }
+
+    /// Reads the room from the API (so the reconciler sees the expiry the
+    /// callback announced, without trusting the unsigned callback itself)
+    /// and has it reconciled at once.
+    fn confirm_expiry(&self, room: Arc<MeetingRoom>, scope: &Scope, room_id: String) {
+        let credentials = self.credentials.clone();
+        let snapshots = self.snapshots.clone();
+        let reconcile = scope.reconcile.clone();
+        tokio::spawn(async move {
+            let namespace = room.namespace().unwrap_or_default();
+            match credentials
+                .client(&namespace, room.spec.credentials_ref.as_ref())
+                .await
+            {
+                Ok(client) => match client.get_room(&room_id).await {
+                    Ok(remote) => snapshots.record(client.application_id(), remote),
+                    Err(error) => {
+                        tracing::debug!(%error, room_id, "could not read a room reported expired");
+                    }
+                },
+                Err(problem) => {
+                    tracing::debug!(%problem, room_id, "no client to read a room reported expired");
+                }
+            }
+            if reconcile
+                .unbounded_send(ObjectRef::from_obj(room.as_ref()))
+                .is_err()
+            {
+                tracing::debug!(room_id, "the room controller has stopped");
+            }
+        });
+    }
+}
