@@ -24,6 +24,7 @@ use super::room_sync;
 use super::snapshot::Freshness;
 use super::{Ctx, Error, FINALIZER};
 use crate::callbacks;
+use crate::crd::common::ManagementPolicy;
 use crate::crd::conditions::{READY, SYNCED, condition, set_condition};
 use crate::crd::{
     MeetingRoom, MeetingRoomStatus, MeetingTheme, PendingCreate, RoomDeletionPolicy, RoomKind,
@@ -54,6 +55,12 @@ pub mod reasons {
     pub const NOT_UPDATABLE: &str = "NotUpdatable";
     /// The credentials now name another application than the room's.
     pub const APPLICATION_CHANGED: &str = "ApplicationChanged";
+    /// The observed remote room no longer exists.
+    pub const REMOTE_NOT_FOUND: &str = "RemoteNotFound";
+    /// The room is observed, never written.
+    pub const OBSERVE_ONLY: &str = "ObserveOnly";
+    /// An adopted room differs in create-only fields.
+    pub const UNFIXABLE: &str = "CreateOnlyDifferences";
 }
 
 /// Stable key of an object for backoff bookkeeping.
@@ -84,10 +91,9 @@ pub async fn reconcile(room: Arc<MeetingRoom>, ctx: Ctx) -> Result<Action, Error
     }
     let uid = room.uid().unwrap_or_default();
     // `live` belongs to the callback receiver: never read or written here.
-    let mut current = ctx
-        .room_statuses
-        .latest(&uid, room.status.clone().unwrap_or_default());
-    current.live = None;
+    let mut observed = room.status.clone().unwrap_or_default();
+    observed.live = None;
+    let current = ctx.room_statuses.latest(&uid, observed);
     if rejected_at_this_generation(&room, &current) {
         return Ok(Action::await_change());
     }
@@ -254,13 +260,32 @@ async fn sync(
         }
     };
 
-    let remote = match status.room_id.clone() {
-        None => match create(room, api, ctx, &client, &mut status, theme_id.as_deref()).await? {
+    let observe_only = room.spec.management_policy == ManagementPolicy::ObserveOnly;
+    let remote = match (status.room_id.clone(), room.spec.adopt_id.clone()) {
+        (None, Some(adopt_id)) => match adopt(room, ctx, &client, &mut status, &adopt_id).await {
             Ok(remote) => remote,
             Err(outcome) => return Ok(outcome),
         },
-        Some(room_id) => match observe(room, ctx, &client, &room_id).await {
+        (None, None) => {
+            match create(room, api, ctx, &client, &mut status, theme_id.as_deref()).await? {
+                Ok(remote) => remote,
+                Err(outcome) => return Ok(outcome),
+            }
+        }
+        (Some(room_id), _) => match observe(room, ctx, &client, &room_id).await {
             Ok(Some(remote)) => remote,
+            Ok(None) if observe_only => {
+                let message = format!(
+                    "observed room {room_id} no longer exists in the API; nothing is created in ObserveOnly mode"
+                );
+                return Ok(Outcome {
+                    status: failed(room, status, reasons::REMOTE_NOT_FOUND, message),
+                    requeue: Action::requeue(
+                        ctx.settings
+                            .resync_after(room.metadata.annotations.as_ref()),
+                    ),
+                });
+            }
             Ok(None) => {
                 ctx.events
                     .warning(
@@ -286,11 +311,28 @@ async fn sync(
         },
     };
 
-    let remote =
+    status.unfixable_differences = create_only_differences(&room.spec, &remote);
+    let remote = if observe_only {
+        let callback_urls = callbacks::effective_urls(&room.spec, ctx.callback_urls.as_ref());
+        if let Ok(update) = room_sync::mutable_diff(
+            &room.spec,
+            theme_id.as_deref(),
+            callback_urls.as_ref(),
+            &remote,
+        ) {
+            status.unfixable_differences.extend(
+                room_sync::changed_fields(&update)
+                    .into_iter()
+                    .map(|f| format!("{f} (not changed in ObserveOnly mode)")),
+            );
+        }
+        remote
+    } else {
         match update_if_needed(room, ctx, &client, &status, theme_id.as_deref(), remote).await {
             Ok(remote) => remote,
             Err(outcome) => return Ok(outcome),
-        };
+        }
+    };
 
     if let Err(error) = ensure_host_url_secret(room, ctx, &mut status, &remote).await {
         return Ok(match error {
@@ -410,7 +452,9 @@ async fn create(
             }
         }
     }
-    if room.spec.deletion_policy == RoomDeletionPolicy::Expire {
+    if room.spec.deletion_policy == RoomDeletionPolicy::Expire
+        && room.spec.management_policy == ManagementPolicy::Managed
+    {
         add_finalizer(api, room, FINALIZER).await?;
     }
     status.pending_create = Some(PendingCreate {
@@ -643,13 +687,39 @@ fn ready(
         &mut status.conditions,
         condition(READY, !expired, ready_reason, message, generation, now()),
     );
+    let (synced_reason, synced_message) = match (
+        room.spec.management_policy,
+        status.unfixable_differences.is_empty(),
+    ) {
+        (ManagementPolicy::Managed, true) => {
+            (reasons::READY, "the room matches the spec".to_owned())
+        }
+        (ManagementPolicy::Managed, false) => (
+            reasons::UNFIXABLE,
+            format!(
+                "adopted room differs in create-only fields that cannot be changed: {}",
+                status.unfixable_differences.join("; ")
+            ),
+        ),
+        (ManagementPolicy::ObserveOnly, true) => (
+            reasons::OBSERVE_ONLY,
+            "observing; the remote room matches the spec".to_owned(),
+        ),
+        (ManagementPolicy::ObserveOnly, false) => (
+            reasons::OBSERVE_ONLY,
+            format!(
+                "observing only; the remote room differs: {}",
+                status.unfixable_differences.join("; ")
+            ),
+        ),
+    };
     set_condition(
         &mut status.conditions,
         condition(
             SYNCED,
             true,
-            reasons::READY,
-            "the room matches the spec",
+            synced_reason,
+            synced_message,
             generation,
             now(),
         ),
@@ -681,7 +751,13 @@ async fn cleanup(room: &MeetingRoom, api: &Api<MeetingRoom>, ctx: &Ctx) -> Resul
     let status = ctx
         .room_statuses
         .latest(&uid, room.status.clone().unwrap_or_default());
-    if let (RoomDeletionPolicy::Expire, RoomKind::LongTerm, Some(room_id)) = (
+    if let (
+        ManagementPolicy::Managed,
+        RoomDeletionPolicy::Expire,
+        RoomKind::LongTerm,
+        Some(room_id),
+    ) = (
+        room.spec.management_policy,
         room.spec.deletion_policy,
         room.spec.room_type,
         status.room_id.as_deref(),
@@ -736,4 +812,79 @@ pub fn error_policy(room: Arc<MeetingRoom>, error: &Error, ctx: Ctx) -> Action {
         "reconcile failed"
     );
     Action::requeue(delay)
+}
+
+/// Takes over an existing remote room named by `spec.adoptId` instead of creating one.
+async fn adopt(
+    room: &MeetingRoom,
+    ctx: &Ctx,
+    client: &MeetingsClient,
+    status: &mut MeetingRoomStatus,
+    adopt_id: &str,
+) -> Result<Room, Outcome> {
+    match client.get_room(adopt_id).await {
+        Ok(found) => {
+            ctx.snapshots.record(client.application_id(), found.clone());
+            ctx.events
+                .normal(
+                    room,
+                    reason::ADOPTED,
+                    "Adopt",
+                    format!(
+                        "adopted existing room {adopt_id} (code {})",
+                        found.meeting_code
+                    ),
+                )
+                .await;
+            status.room_id = Some(found.id.clone());
+            status.application_id = Some(client.application_id().to_owned());
+            Ok(found)
+        }
+        Err(ApiError::NotFound(_)) => {
+            let message = format!(
+                "spec.adoptId {adopt_id}: no such room in application {}; fix adoptId or remove it to create a room",
+                client.application_id()
+            );
+            Err(Outcome {
+                status: failed(room, status.clone(), reasons::REJECTED, message),
+                requeue: Action::await_change(),
+            })
+        }
+        Err(error) => Err(api_failure(room, ctx, status.clone(), error, "Adopt").await),
+    }
+}
+
+/// Create-only fields where the remote room differs from the spec; they can
+/// never be changed, only reported (adopted rooms).
+fn create_only_differences(spec: &crate::crd::MeetingRoomSpec, remote: &Room) -> Vec<String> {
+    let mut differences = Vec::new();
+    if remote.display_name != spec.display_name {
+        differences.push(format!(
+            "displayName is {:?} in the API",
+            remote.display_name
+        ));
+    }
+    if remote.metadata.as_deref().unwrap_or("") != spec.metadata.as_deref().unwrap_or("") {
+        differences.push("metadata differs in the API".to_owned());
+    }
+    let want_type = match spec.room_type {
+        RoomKind::Instant => crate::meetings::RoomType::Instant,
+        RoomKind::LongTerm => crate::meetings::RoomType::LongTerm,
+    };
+    if remote.room_type != want_type {
+        differences.push(format!("type is {:?} in the API", remote.room_type));
+    }
+    if let Some(want) = spec.recording_options.as_ref() {
+        let have = remote.recording_options.clone().unwrap_or_default();
+        if want
+            .auto_record
+            .is_some_and(|v| have.auto_record != Some(v))
+            || want
+                .record_only_owner
+                .is_some_and(|v| have.record_only_owner != Some(v))
+        {
+            differences.push("recordingOptions differ in the API".to_owned());
+        }
+    }
+    differences
 }

@@ -599,17 +599,21 @@ fn ready(
             now(),
         ),
     );
-    set_condition(
-        &mut status.conditions,
-        condition(
-            SYNCED,
-            true,
-            reasons::READY,
-            "the theme matches the spec",
-            generation,
-            now(),
-        ),
-    );
+    // An observed theme's Synced condition (what differs) is set by the
+    // full observation; repeated triggers keep it.
+    if theme.spec.management_policy != ManagementPolicy::ObserveOnly {
+        set_condition(
+            &mut status.conditions,
+            condition(
+                SYNCED,
+                true,
+                reasons::READY,
+                "the theme matches the spec",
+                generation,
+                now(),
+            ),
+        );
+    }
     status
 }
 
