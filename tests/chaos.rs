@@ -235,9 +235,13 @@ async fn check(
         if !has_condition(status.map(|s| &s.conditions[..]), "Ready", "True", "Ready")
             || status.and_then(|s| s.observed_generation) != room.metadata.generation
         {
+            let reason = status
+                .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+                .map(|c| format!("{}: {}", c.reason, c.message))
+                .unwrap_or_default();
             report
                 .problems
-                .push(format!("room {name} not Ready/current"));
+                .push(format!("room {name} not Ready/current ({reason})"));
             continue;
         }
         let id = status.and_then(|s| s.room_id.clone()).unwrap_or_default();
@@ -324,6 +328,8 @@ async fn a_fault_soak_converges_without_duplicates_leaks_or_stuck_finalizers() {
                     0 => None,
                     1 => Some("t0".into()),
                     2 => Some("t1".into()),
+                    // t2 is deleted mid-soak; later rooms use t3.
+                    _ if theme_changed => Some("t3".into()),
                     _ => Some("t2".into()),
                 },
                 level: LEVELS[i % 3],
