@@ -33,10 +33,16 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 step "cargo test --all-targets"
-cargo test --all-targets
+results="$(mktemp)"
+trap 'rm -f "$results"' EXIT
+cargo test --all-targets 2>&1 | tee "$results"
 step "committed CRDs are current"
 cargo run --quiet -- crd --check crds --check charts/meetings-operator/crds
 step "hadolint Dockerfile"
 bash scripts/lint-image.sh
 step "Schemathesis against the simulator"
 SKIP_BUILD=1 bash scripts/schemathesis.sh
+
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$results"
