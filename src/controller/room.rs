@@ -751,23 +751,29 @@ async fn cleanup(room: &MeetingRoom, api: &Api<MeetingRoom>, ctx: &Ctx) -> Resul
     let status = ctx
         .room_statuses
         .latest(&uid, room.status.clone().unwrap_or_default());
-    if let (
-        ManagementPolicy::Managed,
-        RoomDeletionPolicy::Expire,
-        RoomKind::LongTerm,
-        Some(room_id),
-    ) = (
-        room.spec.management_policy,
-        room.spec.deletion_policy,
-        room.spec.room_type,
-        status.room_id.as_deref(),
-    ) {
+    let expire = room.spec.management_policy == ManagementPolicy::Managed
+        && room.spec.deletion_policy == RoomDeletionPolicy::Expire
+        && room.spec.room_type == RoomKind::LongTerm;
+    if expire && (status.room_id.is_some() || status.pending_create.is_some()) {
         let namespace = room.namespace().unwrap_or_default();
         let client = ctx
             .credentials
             .client(&namespace, room.spec.credentials_ref.as_ref())
             .await
             .map_err(|e| Error::Finalizer(e.to_string()))?;
+        // Deleted while a create was unconfirmed: the room may exist all the same.
+        let room_id = match (status.room_id.clone(), status.pending_create.as_ref()) {
+            (Some(room_id), _) => Some(room_id),
+            (None, Some(pending)) => recover_lost_create(room, ctx, &client, pending)
+                .await?
+                .map(|found| found.id),
+            (None, None) => None,
+        };
+        let Some(room_id) = room_id.as_deref() else {
+            remove_finalizer(api, room, FINALIZER).await?;
+            ctx.room_statuses.forget(&uid);
+            return Ok(Action::await_change());
+        };
         // The API refuses expiry ten minutes or less ahead.
         let earliest = Timestamp::now() + jiff::SignedDuration::from_secs(11 * 60);
         let update = RoomUpdate {

@@ -265,7 +265,7 @@ impl MeetingsClient {
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()));
-            let body = response.bytes().await.map_err(ApiError::from_transport)?;
+            let body = read_body(response, call.operation).await?;
             if (200..300).contains(&status) {
                 Ok(Answer { status, body })
             } else if call.auth == Auth::None && (400..500).contains(&status) {
@@ -294,6 +294,35 @@ impl MeetingsClient {
             .request_finished(call.operation, label, started.elapsed());
         outcome
     }
+}
+
+/// Largest response body the client reads (a page of 1,000 rooms is about 1 MB).
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Reads a response body, refusing one larger than [`MAX_RESPONSE_BYTES`]
+/// instead of holding whatever a broken or hostile server sends.
+async fn read_body(
+    mut response: reqwest::Response,
+    operation: &'static str,
+) -> Result<bytes::Bytes, ApiError> {
+    let too_large = || ApiError::Decode {
+        operation,
+        message: format!("response body larger than {MAX_RESPONSE_BYTES} bytes"),
+    };
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(ApiError::from_transport)? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn status_of(error: &ApiError) -> u16 {
