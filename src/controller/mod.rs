@@ -140,6 +140,38 @@ pub enum Error {
 /// Shared pointer to the context.
 pub type Ctx = Arc<Context>;
 
+/// Stable key of an object (`Kind/namespace/name`) for backoff bookkeeping.
+pub fn object_key<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
+    format!(
+        "{}/{}/{}",
+        K::kind(&()),
+        object.meta().namespace.as_deref().unwrap_or_default(),
+        object.meta().name.as_deref().unwrap_or_default()
+    )
+}
+
+/// Requeues a failed reconcile with per-object exponential backoff.
+pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
+    object: Arc<K>,
+    error: &Error,
+    ctx: Ctx,
+) -> kube::runtime::controller::Action {
+    let key = object_key(object.as_ref());
+    let delay = ctx.backoff.next_delay(&key);
+    tracing::warn!(
+        object = %key,
+        %error,
+        retry_in_ms = delay.as_millis() as u64,
+        "reconcile failed"
+    );
+    kube::runtime::controller::Action::requeue(delay)
+}
+
+/// The current time as a Kubernetes timestamp.
+pub(crate) fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,18 +11,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
+pub use super::error_policy;
 use super::events::reason;
 use super::kube_ops::{
     add_finalizer, host_url_secret_exists, remove_finalizer, write_host_url_secret, write_status,
 };
 use super::room_sync;
 use super::snapshot::Freshness;
-use super::{Ctx, Error, FINALIZER};
+use super::{Ctx, Error, FINALIZER, now};
 use crate::callbacks;
 use crate::crd::common::ManagementPolicy;
 use crate::crd::conditions::{READY, SYNCED, condition, set_condition};
@@ -65,15 +65,7 @@ pub mod reasons {
 
 /// Stable key of an object for backoff bookkeeping.
 pub fn key(room: &MeetingRoom) -> String {
-    format!(
-        "MeetingRoom/{}/{}",
-        room.namespace().unwrap_or_default(),
-        room.name_any()
-    )
-}
-
-fn now() -> Time {
-    Time(Timestamp::now())
+    super::object_key(room)
 }
 
 /// What one pass decided, before the status write.
@@ -805,19 +797,6 @@ async fn cleanup(room: &MeetingRoom, api: &Api<MeetingRoom>, ctx: &Ctx) -> Resul
     remove_finalizer(api, room, FINALIZER).await?;
     ctx.room_statuses.forget(&uid);
     Ok(Action::await_change())
-}
-
-/// Requeues a failed reconcile with per-object exponential backoff.
-pub fn error_policy(room: Arc<MeetingRoom>, error: &Error, ctx: Ctx) -> Action {
-    let delay = ctx.backoff.next_delay(&key(&room));
-    tracing::warn!(
-        room = %room.name_any(),
-        namespace = %room.namespace().unwrap_or_default(),
-        %error,
-        retry_in_ms = delay.as_millis() as u64,
-        "reconcile failed"
-    );
-    Action::requeue(delay)
 }
 
 /// Takes over an existing remote room named by `spec.adoptId` instead of creating one.

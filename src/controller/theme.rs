@@ -8,15 +8,15 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 
+pub use super::error_policy;
 use super::events::reason;
 use super::kube_ops::{add_finalizer, remove_finalizer, write_status};
 use super::logos;
 use super::snapshot::Freshness;
-use super::{Ctx, Error, FINALIZER};
+use super::{Ctx, Error, FINALIZER, now};
 use crate::crd::common::ManagementPolicy;
 use crate::crd::conditions::{READY, SYNCED, condition, set_condition};
 use crate::crd::theme::{ApplicationDefaultStatus, RemoteTheme};
@@ -51,15 +51,7 @@ pub mod reasons {
 
 /// Stable key of an object for backoff bookkeeping.
 pub fn key(theme: &MeetingTheme) -> String {
-    format!(
-        "MeetingTheme/{}/{}",
-        theme.namespace().unwrap_or_default(),
-        theme.name_any()
-    )
-}
-
-fn now() -> Time {
-    Time(Timestamp::now())
+    super::object_key(theme)
 }
 
 fn failed(
@@ -718,19 +710,6 @@ async fn blocked(
     status.rooms = local_users(theme, ctx);
     // Room deletions trigger this theme through the watch; API users are polled.
     (status, Action::requeue(ctx.backoff.next_delay(&key(theme))))
-}
-
-/// Requeues a failed reconcile with per-object exponential backoff.
-pub fn error_policy(theme: Arc<MeetingTheme>, error: &Error, ctx: Ctx) -> Action {
-    let delay = ctx.backoff.next_delay(&key(&theme));
-    tracing::warn!(
-        theme = %theme.name_any(),
-        namespace = %theme.namespace().unwrap_or_default(),
-        %error,
-        retry_in_ms = delay.as_millis() as u64,
-        "reconcile failed"
-    );
-    Action::requeue(delay)
 }
 
 /// Other themes of the same application asking to be its default.
