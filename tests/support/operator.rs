@@ -297,7 +297,7 @@ impl OperatorEnv {
         self.wait_for::<MeetingRoom, _>(
             name,
             &format!("Ready={status} ({reason})"),
-            Duration::from_secs(30),
+            Duration::from_secs(60),
             |room| {
                 has_condition(
                     room.status.as_ref().map(|s| &s.conditions[..]),
@@ -321,7 +321,7 @@ impl OperatorEnv {
         self.wait_for::<MeetingTheme, _>(
             name,
             &format!("{type_}={status} ({reason})"),
-            Duration::from_secs(30),
+            Duration::from_secs(60),
             |theme| {
                 has_condition(
                     theme.status.as_ref().map(|s| &s.conditions[..]),
