@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::watcher::{self, watcher};
 use kube::{Api, Resource, ResourceExt};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
@@ -25,6 +26,7 @@ use super::snapshot::RoomSnapshots;
 use super::status_cache::{LastObserved, StatusCache};
 use super::{Context, Error, HOST_URL_LABEL, Settings, room, theme};
 use crate::callbacks::{self, CallbackOptions, CallbackServer, ScopeHooks};
+use crate::crd::conditions::{READY, is_true};
 use crate::crd::{MeetingRoom, MeetingTheme};
 use crate::meetings::{ApiObserver, ClientConfig};
 use crate::telemetry::{self, KIND_ROOM, KIND_THEME, Metrics, Phase, Telemetry};
@@ -278,6 +280,50 @@ fn observed(
     .instrument(span)
 }
 
+/// Theme changes as the room controller sees them: applied themes as they
+/// are, and a deleted theme marked as being deleted (a theme without a
+/// finalizer is gone without ever showing a deletion timestamp), so that
+/// [`theme_matters_to`] passes its deletion on to its rooms.
+fn theme_triggers(
+    api: Api<MeetingTheme>,
+    config: watcher::Config,
+) -> impl futures::Stream<Item = Result<MeetingTheme, watcher::Error>> + Send + 'static {
+    watcher(api, config).filter_map(|event| async move {
+        match event {
+            Ok(watcher::Event::Apply(theme) | watcher::Event::InitApply(theme)) => Some(Ok(theme)),
+            Ok(watcher::Event::Delete(mut theme)) => {
+                theme
+                    .metadata
+                    .deletion_timestamp
+                    .get_or_insert_with(|| Time(jiff::Timestamp::now()));
+                Some(Ok(theme))
+            }
+            Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+            Err(error) => Some(Err(error)),
+        }
+    })
+}
+
+/// Whether a change of `theme` can change what a reconcile of `room` does.
+///
+/// A room reads only its theme's id, readiness and deletion. A theme's status
+/// is rewritten whenever its room list or room count changes, which while
+/// rooms are being created is many times a second; waking every room of the
+/// theme for each of those writes cost one reconcile (and a Kubernetes read)
+/// per room per write. A Ready room that already uses the theme's current id
+/// has nothing to learn from a Ready theme.
+fn theme_matters_to(theme: &MeetingTheme, room: &MeetingRoom) -> bool {
+    let theme_status = theme.status.as_ref();
+    let theme_usable = theme.metadata.deletion_timestamp.is_none()
+        && theme_status.is_some_and(|s| s.theme_id.is_some() && is_true(&s.conditions, READY));
+    let room_settled = room.status.as_ref().is_some_and(|s| {
+        is_true(&s.conditions, READY)
+            && s.theme_id.is_some()
+            && s.theme_id == theme_status.and_then(|t| t.theme_id.clone())
+    });
+    !(theme_usable && room_settled)
+}
+
 /// The two controllers of one scope and their caches.
 struct ScopeControllers<T, R> {
     theme_task: T,
@@ -344,9 +390,8 @@ fn controllers(
             api::<Secret>(kube, ns),
             watcher::Config::default().labels(HOST_URL_LABEL),
         )
-        .watches(
-            api::<MeetingTheme>(kube, ns),
-            watch.clone(),
+        .watches_stream(
+            theme_triggers(api::<MeetingTheme>(kube, ns), watch.clone()),
             move |theme: MeetingTheme| {
                 let name = theme.name_any();
                 let namespace = theme.namespace();
@@ -355,6 +400,7 @@ fn controllers(
                     .into_iter()
                     .filter(|room| room.namespace() == namespace)
                     .filter(|room| room.spec.theme_ref.as_ref().is_some_and(|r| r.name == name))
+                    .filter(|room| theme_matters_to(&theme, room))
                     .map(|room| ObjectRef::from(room.as_ref()))
                     .collect::<Vec<_>>()
             },
