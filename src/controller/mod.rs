@@ -17,6 +17,8 @@ pub mod theme;
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::Store;
 use rand::Rng;
 
@@ -110,6 +112,8 @@ pub struct Context {
     pub themes: Store<MeetingTheme>,
     /// Cache of every watched `MeetingRoom`.
     pub rooms: Store<MeetingRoom>,
+    /// Names of the host-URL Secrets seen through their watch (metadata only).
+    pub host_url_secrets: Store<PartialObjectMeta<Secret>>,
     /// Room statuses written but not yet seen through the watch.
     pub room_statuses: status_cache::StatusCache<MeetingRoomStatus>,
     /// Theme statuses written but not yet seen through the watch.

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
@@ -629,10 +631,16 @@ async fn ensure_host_url_secret(
     remote: &Room,
 ) -> Result<(), Error> {
     let namespace = room.namespace().ok_or(Error::MissingField("namespace"))?;
-    if let Some(name) = status.host_url_secret_name.as_deref()
-        && host_url_secret_exists(&ctx.kube, &namespace, name).await?
-    {
-        return Ok(());
+    if let Some(name) = status.host_url_secret_name.as_deref() {
+        // The watched Secrets answer without a read; one missing from them
+        // may be too new to have been seen yet, so it is read before it is
+        // written again.
+        let watched = ObjectRef::<PartialObjectMeta<Secret>>::new(name).within(&namespace);
+        if ctx.host_url_secrets.get(&watched).is_some()
+            || host_url_secret_exists(&ctx.kube, &namespace, name).await?
+        {
+            return Ok(());
+        }
     }
     let Some(host_url) = remote.host_url() else {
         return Ok(());

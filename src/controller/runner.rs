@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::core::PartialObjectMeta;
+use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::watcher::{self, watcher};
 use kube::{Api, Resource, ResourceExt};
 use tokio::sync::oneshot;
@@ -368,6 +370,24 @@ fn controllers(
     let themes = theme_controller.store();
     let rooms = room_controller.store();
 
+    // The host-URL Secrets trigger their rooms and are kept (names and owners
+    // only) so that a reconcile knows the Secret exists without reading it.
+    let (host_url_secrets, writer) = reflector::store::<PartialObjectMeta<Secret>>();
+    let host_url_secret_events = reflector(
+        writer,
+        watcher(
+            api::<PartialObjectMeta<Secret>>(kube, ns),
+            watcher::Config::default().labels(HOST_URL_LABEL),
+        )
+        .modify(|secret| {
+            let meta = &mut secret.metadata;
+            meta.managed_fields = None;
+            meta.annotations = None;
+            meta.labels = None;
+        }),
+    )
+    .touched_objects();
+
     let context = Arc::new(Context {
         kube: kube.clone(),
         credentials: shared.credentials.clone(),
@@ -378,6 +398,7 @@ fn controllers(
         callback_urls: callback_hooks.urls,
         themes: themes.clone(),
         rooms: rooms.clone(),
+        host_url_secrets,
         room_statuses: StatusCache::new(Duration::from_secs(60)),
         theme_statuses: StatusCache::new(Duration::from_secs(60)),
         observed: LastObserved::default(),
@@ -386,10 +407,7 @@ fn controllers(
 
     let rooms_for_mapper = rooms.clone();
     let room_task = room_controller
-        .owns(
-            api::<Secret>(kube, ns),
-            watcher::Config::default().labels(HOST_URL_LABEL),
-        )
+        .owns_stream(host_url_secret_events)
         .watches_stream(
             theme_triggers(api::<MeetingTheme>(kube, ns), watch.clone()),
             move |theme: MeetingTheme| {
