@@ -120,6 +120,8 @@ pub struct Context {
     pub theme_statuses: status_cache::StatusCache<MeetingThemeStatus>,
     /// When each theme was last read from the API.
     pub observed: status_cache::LastObserved,
+    /// When each theme's status was last written (see `theme::TALLY_INTERVAL`).
+    pub theme_written: status_cache::LastObserved,
     /// Logo images the API refused, so they are not uploaded again.
     pub logo_rejections: logos::Rejections,
 }

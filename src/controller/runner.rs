@@ -402,6 +402,7 @@ fn controllers(
         room_statuses: StatusCache::new(Duration::from_secs(60)),
         theme_statuses: StatusCache::new(Duration::from_secs(60)),
         observed: LastObserved::default(),
+        theme_written: LastObserved::default(),
         logo_rejections: logos::Rejections::default(),
     });
 

@@ -6,6 +6,7 @@
 //! another (a repeated create would also be refused with 409).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use kube::runtime::controller::Action;
@@ -75,6 +76,13 @@ fn failed(
     status
 }
 
+/// How often a Ready theme's status is written at most while only its
+/// room list and room count change. Every room event wakes the theme, and
+/// while rooms are being created the tallies change many times a second;
+/// writing each change cost several status writes per room, each carrying
+/// the whole room list, and as many reconciles that walk every room.
+pub const TALLY_INTERVAL: Duration = Duration::from_secs(2);
+
 /// Reconciles one theme.
 pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Error> {
     let namespace = theme.namespace().ok_or(Error::MissingField("namespace"))?;
@@ -88,6 +96,7 @@ pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Err
             None => {
                 ctx.theme_statuses.forget(&uid);
                 ctx.observed.forget(&uid);
+                ctx.theme_written.forget(&uid);
                 return Ok(Action::await_change());
             }
             Some(blocked) => blocked,
@@ -101,11 +110,21 @@ pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Err
         {
             return Ok(Action::requeue(left));
         }
+        // A Ready theme whose spec did not change is written at most once per
+        // TALLY_INTERVAL; what arrives meanwhile is taken up by the next pass.
+        if current.observed_generation == theme.metadata.generation
+            && current.pending_create.is_none()
+            && crate::crd::conditions::is_true(&current.conditions, READY)
+            && ctx.theme_written.is_recent(&uid, TALLY_INTERVAL)
+        {
+            return Ok(Action::requeue(TALLY_INTERVAL));
+        }
         sync(&theme, &api, &ctx, &namespace, current.clone()).await?
     };
     if status != current {
         write_status(&api, theme.as_ref(), &status).await?;
         ctx.theme_statuses.remember(&uid, status);
+        ctx.theme_written.mark(&uid);
     }
     Ok(action)
 }
