@@ -287,6 +287,7 @@ async fn run(
             timeline.sample(&sim, started, rooms.len() as u64);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        timeline.sample(&sim, started, rooms.len() as u64);
         timeline
     };
     let converging = async {

@@ -282,6 +282,15 @@ fn observed(
     .instrument(span)
 }
 
+/// Drops what no reconciler reads from an object before it is cached.
+fn prune_cached<K: Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
 /// Theme changes as the room controller sees them: applied themes as they
 /// are, and a deleted theme marked as being deleted (a theme without a
 /// finalizer is gone without ever showing a deletion timestamp), so that
@@ -363,12 +372,28 @@ fn controllers(
     }
     let controller_config = ControllerConfig::default().concurrency(options.settings.concurrency);
 
-    let theme_controller = Controller::new(api::<MeetingTheme>(kube, ns), watch.clone())
-        .with_config(controller_config.clone());
-    let room_controller =
-        Controller::new(api::<MeetingRoom>(kube, ns), watch.clone()).with_config(controller_config);
-    let themes = theme_controller.store();
-    let rooms = room_controller.store();
+    // The caches keep what the reconcilers read, not the managed fields or a
+    // `kubectl apply` copy of the object (at 10,000 rooms, tens of MiB).
+    let (themes, theme_writer) = reflector::store::<MeetingTheme>();
+    let theme_controller = Controller::for_stream(
+        reflector(
+            theme_writer,
+            watcher(api::<MeetingTheme>(kube, ns), watch.clone()).modify(prune_cached),
+        )
+        .applied_objects(),
+        themes.clone(),
+    )
+    .with_config(controller_config.clone());
+    let (rooms, room_writer) = reflector::store::<MeetingRoom>();
+    let room_controller = Controller::for_stream(
+        reflector(
+            room_writer,
+            watcher(api::<MeetingRoom>(kube, ns), watch.clone()).modify(prune_cached),
+        )
+        .applied_objects(),
+        rooms.clone(),
+    )
+    .with_config(controller_config);
 
     // The host-URL Secrets trigger their rooms and are kept (names and owners
     // only) so that a reconcile knows the Secret exists without reading it.
