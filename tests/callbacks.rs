@@ -583,3 +583,712 @@ async fn room_expired_callback_marks_the_room_expired_at_once() {
     assert_eq!(operator.callbacks("room:expired", "applied"), 1.0);
     operator.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// Generated bodies against the receiver over HTTP. These need no control plane: the
+// receiver watches no scope (every usable event is for an unknown room) and its
+// Kubernetes client points at a closed port and is never used.
+
+mod fuzz {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use bytes::Bytes;
+    use meetings_operator::callbacks::event::{self, EventKind};
+    use meetings_operator::callbacks::{
+        CallbackOptions, CallbackServer, KINDS, MAX_BODY_BYTES, Receiver, Token,
+    };
+    use meetings_operator::controller::events::EventPublisher;
+    use meetings_operator::controller::snapshot::RoomSnapshots;
+    use meetings_operator::controller::{CredentialStore, SecretKey};
+    use meetings_operator::meetings::{ClientConfig, NoopObserver};
+    use meetings_operator::telemetry::{Health, Metrics, Phase};
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    use serde_json::{Value, json};
+    use tokio::sync::oneshot;
+
+    const TOKEN: &str = "fuzz-token-0123456789abcdef";
+
+    /// The callback endpoint alone on a loopback port; stops on drop.
+    struct Endpoint {
+        /// `http://<addr>/callbacks/<token>`.
+        base: String,
+        metrics: Arc<Metrics>,
+        _stop: oneshot::Sender<()>,
+    }
+
+    impl Endpoint {
+        async fn start() -> Self {
+            let config = kube::Config::new("http://127.0.0.1:9".parse().expect("a URL"));
+            let kube = kube::Client::try_from(config).expect("a Kubernetes client");
+            let health = Arc::new(Health::default());
+            health.set(Phase::Running);
+            let credentials = CredentialStore::new(
+                kube.clone(),
+                None,
+                ClientConfig::default(),
+                Arc::new(NoopObserver),
+                Duration::from_secs(60),
+            )
+            .expect("a credential store");
+            let receiver = Arc::new(Receiver::new(
+                kube.clone(),
+                Vec::new(),
+                Arc::new(credentials),
+                Arc::new(RoomSnapshots::default()),
+                EventPublisher::new(kube.clone(), "fuzz"),
+                health,
+            ));
+            let options = CallbackOptions {
+                listen: "127.0.0.1:0".parse().expect("an address"),
+                public_url: None,
+                token: Some(Token::parse(TOKEN).expect("a token")),
+                token_secret: SecretKey {
+                    namespace: "unused".into(),
+                    name: "unused".into(),
+                },
+            };
+            let server = CallbackServer::bind(&kube, &options)
+                .await
+                .expect("the listener binds");
+            let addr = server.local_addr().expect("a bound address");
+            let metrics = Arc::new(Metrics::new());
+            let (stop, stopped) = oneshot::channel::<()>();
+            tokio::spawn(server.serve(receiver, metrics.clone(), async {
+                let _ = stopped.await;
+            }));
+            Self {
+                base: format!("http://{addr}/callbacks/{TOKEN}"),
+                metrics,
+                _stop: stop,
+            }
+        }
+
+        /// The value of one series of the callbacks counter.
+        fn counted(&self, event: &str, result: &str) -> f64 {
+            let series = format!(
+                "meetings_operator_callbacks_total{{event=\"{event}\",result=\"{result}\"}} "
+            );
+            let text = self.metrics.render().expect("metrics render");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&series))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0)
+        }
+
+        /// Posts a valid callback; the receiver must still take it (204, for an unknown room).
+        async fn still_answers(&self, http: &reqwest::Client) -> Result<(), String> {
+            let before = self.counted("session:started", "unknown_room");
+            let valid = json!({
+                "event": "session:started", "session_id": "s-check",
+                "room_id": "00000000-0000-4000-8000-000000000000",
+                "started_at": "2030-01-01T00:00:00Z"
+            });
+            let status = post(
+                http,
+                format!("{}/sessions", self.base),
+                "application/json",
+                reqwest::Body::from(valid.to_string()),
+            )
+            .await?;
+            let after = self.counted("session:started", "unknown_room");
+            if status != 204 || after != before + 1.0 {
+                return Err(format!(
+                    "a valid callback got {status} (counted {before} -> {after})"
+                ));
+            }
+            Ok(())
+        }
+    }
+
+    /// Posts `body`; the status, or why there was none (a dropped connection, a timeout).
+    async fn post(
+        http: &reqwest::Client,
+        url: String,
+        content_type: &str,
+        body: reqwest::Body,
+    ) -> Result<u16, String> {
+        let mut request = http.post(url).body(body).timeout(Duration::from_secs(20));
+        if !content_type.is_empty() {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.map_err(|e| format!("{e:?}"))?;
+        Ok(response.status().as_u16())
+    }
+
+    /// A body sent chunked (no Content-Length) in pieces of `piece` bytes.
+    fn chunked(bytes: Vec<u8>, piece: usize) -> reqwest::Body {
+        let bytes = Bytes::from(bytes);
+        let pieces: Vec<Result<Bytes, std::io::Error>> = (0..bytes.len())
+            .step_by(piece.max(1))
+            .map(|at| Ok(bytes.slice(at..(at + piece.max(1)).min(bytes.len()))))
+            .collect();
+        reqwest::Body::wrap_stream(futures::stream::iter(pieces))
+    }
+
+    /// `total` bytes of `x` sent chunked in 64 KiB pieces, counting what the client
+    /// actually handed to the connection in `pulled`.
+    fn endless(total: usize, pulled: Arc<AtomicUsize>) -> reqwest::Body {
+        let piece = Bytes::from(vec![b'x'; 64 * 1024]);
+        let stream = futures::stream::unfold(0usize, move |sent| {
+            let piece = piece.clone();
+            let pulled = pulled.clone();
+            async move {
+                if sent >= total {
+                    return None;
+                }
+                let n = piece.len().min(total - sent);
+                pulled.fetch_add(n, Ordering::Relaxed);
+                Some((Ok::<_, std::io::Error>(piece.slice(..n)), sent + n))
+            }
+        });
+        reqwest::Body::wrap_stream(stream)
+    }
+
+    /// Resident memory of this process in KiB.
+    fn rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("a VmRSS line")
+    }
+
+    // -----------------------------------------------------------------------------------
+    // The contract's callback events and what the receiver must make of them.
+
+    /// The fields of each event in the contract (`x-webhooks` of api/meetings-openapi.yaml).
+    fn contract_fields(kind: EventKind) -> &'static [&'static str] {
+        match kind {
+            EventKind::RoomExpired => &["room_id", "room_type", "expires_at", "created_at"],
+            EventKind::SessionStarted => &["session_id", "room_id", "started_at"],
+            EventKind::SessionEnded => &["session_id", "room_id", "started_at", "ended_at"],
+            EventKind::RecordingStarted => &["recording_id", "session_id"],
+            EventKind::RecordingStopped => &[
+                "recording_id",
+                "session_id",
+                "started_at",
+                "ended_at",
+                "duration",
+            ],
+            EventKind::RecordingReady => &[
+                "recording_id",
+                "session_id",
+                "room_id",
+                "started_at",
+                "ended_at",
+                "duration",
+                "url",
+            ],
+            EventKind::ParticipantJoined | EventKind::ParticipantLeft => &[
+                "participant_id",
+                "session_id",
+                "room_id",
+                "name",
+                "type",
+                "is_host",
+            ],
+        }
+    }
+
+    /// The fields without which the receiver cannot use the event.
+    fn required_fields(kind: EventKind) -> &'static [&'static str] {
+        match kind {
+            EventKind::RoomExpired => &["room_id"],
+            EventKind::SessionStarted | EventKind::SessionEnded => &["session_id"],
+            EventKind::ParticipantJoined | EventKind::ParticipantLeft => {
+                &["session_id", "participant_id"]
+            }
+            EventKind::RecordingStarted
+            | EventKind::RecordingStopped
+            | EventKind::RecordingReady => &["recording_id", "session_id"],
+        }
+    }
+
+    /// Every spelling of every event name the receiver knows.
+    const SPELLINGS: [&str; 12] = [
+        "room:expired",
+        "session:started",
+        "session:ended",
+        "session:participant:joined",
+        "participant:joined",
+        "session:participant:left",
+        "participant:left",
+        "recording:started",
+        "recording:ended",
+        "recording:stopped",
+        "recording:ready",
+        "recording:uploaded",
+    ];
+
+    /// A well-typed value for a contract field.
+    fn good_value(field: &str) -> Value {
+        match field {
+            "room_id" | "recording_id" | "participant_id" => {
+                json!("3fa85f64-5717-4562-b3fc-2c963f66afa6")
+            }
+            "session_id" => json!("2_MX4xMjM0NTY3OH5-"),
+            "room_type" => json!("long_term"),
+            "expires_at" | "created_at" => json!("2030-01-01"),
+            "started_at" | "ended_at" => json!("2030-01-01T10:00:00.000Z"),
+            "duration" => json!(42),
+            "url" => json!("https://storage.example.com/rec.mp4"),
+            "is_host" => json!(true),
+            "name" => json!("Ann"),
+            "type" => json!("host"),
+            _ => json!("x"),
+        }
+    }
+
+    /// A complete, valid body of `spelling` with every contract field.
+    fn valid_body(spelling: &str) -> serde_json::Map<String, Value> {
+        let kind = EventKind::from_name(spelling).expect("a known spelling");
+        let mut body = serde_json::Map::new();
+        body.insert("event".into(), json!(spelling));
+        for field in contract_fields(kind) {
+            body.insert((*field).into(), good_value(field));
+        }
+        body
+    }
+
+    /// Any JSON value, nested a few levels.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
+            ".{0,40}".prop_map(Value::String),
+            Just(json!("")),
+            Just(json!("   ")),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z_]{1,12}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// What the receiver must answer for a body of at most [`MAX_BODY_BYTES`].
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Expect {
+        Status(u16),
+        /// 204 or 400: arbitrary JSON the oracle does not model.
+        Taken,
+    }
+
+    /// One generated request.
+    #[derive(Debug)]
+    struct Case {
+        what: String,
+        body: Vec<u8>,
+        expect: Expect,
+    }
+
+    impl Case {
+        fn new(what: impl Into<String>, body: Vec<u8>, expect: Expect) -> Self {
+            let expect = if body.len() > MAX_BODY_BYTES {
+                Expect::Status(413)
+            } else {
+                expect
+            };
+            Self {
+                what: what.into(),
+                body,
+                expect,
+            }
+        }
+    }
+
+    fn random_bytes() -> impl Strategy<Value = Case> {
+        prop::collection::vec(any::<u8>(), 0..4096).prop_map(|bytes| {
+            let expect = match serde_json::from_slice::<Value>(&bytes) {
+                Ok(_) => Expect::Taken,
+                Err(_) => Expect::Status(400),
+            };
+            Case::new("random bytes", bytes, expect)
+        })
+    }
+
+    fn truncated() -> impl Strategy<Value = Case> {
+        (
+            prop::sample::select(SPELLINGS.to_vec()),
+            any::<prop::sample::Index>(),
+        )
+            .prop_map(|(spelling, at)| {
+                let full = Value::Object(valid_body(spelling)).to_string().into_bytes();
+                let cut = at.index(full.len());
+                // A proper prefix of a JSON object is never JSON.
+                Case::new(
+                    format!("{spelling} cut at {cut}"),
+                    full[..cut].to_vec(),
+                    Expect::Status(400),
+                )
+            })
+    }
+
+    fn wrong_types() -> impl Strategy<Value = Case> {
+        (
+            prop::sample::select(SPELLINGS.to_vec()),
+            any::<prop::sample::Index>(),
+            any_json(),
+        )
+            .prop_map(|(spelling, which, value)| {
+                let kind = EventKind::from_name(spelling).expect("a known spelling");
+                let mut fields = vec!["event"];
+                fields.extend(contract_fields(kind));
+                let field = *which.get(&fields);
+                let mut body = valid_body(spelling);
+                body.insert(field.into(), value.clone());
+                let usable_id = match &value {
+                    Value::String(s) => !s.trim().is_empty(),
+                    Value::Number(_) => true,
+                    _ => false,
+                };
+                let expect = if field == "event" {
+                    match &value {
+                        Value::String(name) if name.trim().is_empty() => Expect::Status(400),
+                        Value::String(name) if EventKind::from_name(name).is_none() => {
+                            Expect::Status(204)
+                        }
+                        // Another known event, perhaps without its own fields.
+                        Value::String(_) => Expect::Taken,
+                        _ => Expect::Status(400),
+                    }
+                } else if required_fields(kind).contains(&field) && !usable_id {
+                    Expect::Status(400)
+                } else {
+                    // Optional fields are read leniently; the room is unknown here.
+                    Expect::Status(204)
+                };
+                Case::new(
+                    format!("{spelling} with {field} = {value}"),
+                    Value::Object(body).to_string().into_bytes(),
+                    expect,
+                )
+            })
+    }
+
+    fn huge_strings() -> impl Strategy<Value = Case> {
+        (
+            prop::sample::select(SPELLINGS.to_vec()),
+            prop::sample::select(vec!["session_id", "room_id", "url", "name", "pad", "event"]),
+            1024usize..(3 * MAX_BODY_BYTES),
+            any::<char>(),
+        )
+            .prop_map(|(spelling, field, len, fill)| {
+                let mut body = valid_body(spelling);
+                let text: String = std::iter::repeat_n(fill, len / fill.len_utf8()).collect();
+                body.insert(field.into(), Value::String(text.clone()));
+                let kind = EventKind::from_name(spelling).expect("a known spelling");
+                let expect = if field == "event" {
+                    if text.trim().is_empty() {
+                        Expect::Status(400)
+                    } else {
+                        Expect::Status(204)
+                    }
+                } else if required_fields(kind).contains(&field) && text.trim().is_empty() {
+                    Expect::Status(400)
+                } else {
+                    Expect::Status(204)
+                };
+                Case::new(
+                    format!("{spelling} with a {len}-byte {field} of {fill:?}"),
+                    Value::Object(body).to_string().into_bytes(),
+                    expect,
+                )
+            })
+    }
+
+    fn deep_nesting() -> impl Strategy<Value = Case> {
+        (
+            prop_oneof![1usize..=100, 200usize..(MAX_BODY_BYTES / 2 + 1000)],
+            any::<bool>(),
+            prop::sample::select(vec!["[", "{\"a\":"]),
+        )
+            .prop_map(|(depth, closed, open)| {
+                let mut body =
+                    br#"{"event":"session:started","session_id":"s","room_id":"r","pad":"#.to_vec();
+                let close = if open == "[" { b"]" } else { b"}" };
+                for _ in 0..depth {
+                    body.extend_from_slice(open.as_bytes());
+                }
+                if closed {
+                    body.extend_from_slice(b"1");
+                    for _ in 0..depth {
+                        body.extend_from_slice(close);
+                    }
+                    body.push(b'}');
+                }
+                // serde_json refuses more than 127 levels; the event object is one.
+                let expect = if closed && depth < 127 {
+                    Expect::Status(204)
+                } else {
+                    Expect::Status(400)
+                };
+                Case::new(
+                    format!("{depth} levels of {open} (closed: {closed})"),
+                    body,
+                    expect,
+                )
+            })
+    }
+
+    fn unknown_events() -> impl Strategy<Value = Case> {
+        prop_oneof!["[a-z]{1,12}(:[a-z]{1,12}){0,3}", ".{0,80}", "\\PC{0,30}"].prop_map(
+            |name: String| {
+                let body = json!({"event": name, "room_id": "r", "session_id": "s"});
+                let expect = if name.trim().is_empty() {
+                    Expect::Status(400)
+                } else if EventKind::from_name(&name).is_some() {
+                    Expect::Taken
+                } else {
+                    Expect::Status(204)
+                };
+                Case::new(
+                    format!("event {name:?}"),
+                    body.to_string().into_bytes(),
+                    expect,
+                )
+            },
+        )
+    }
+
+    fn around_the_limit() -> impl Strategy<Value = Case> {
+        (prop::sample::select(SPELLINGS.to_vec()), -64isize..=64).prop_map(|(spelling, offset)| {
+            let mut body = valid_body(spelling);
+            body.insert("pad".into(), json!(""));
+            let bare = Value::Object(body.clone()).to_string().len();
+            let target = (MAX_BODY_BYTES as isize + offset) as usize;
+            body.insert("pad".into(), Value::String("p".repeat(target - bare)));
+            let bytes = Value::Object(body).to_string().into_bytes();
+            assert_eq!(bytes.len(), target);
+            Case::new(
+                format!("{spelling} of {target} bytes"),
+                bytes,
+                Expect::Status(204),
+            )
+        })
+    }
+
+    fn any_case() -> impl Strategy<Value = Case> {
+        prop_oneof![
+            random_bytes(),
+            truncated(),
+            wrong_types(),
+            wrong_types(),
+            huge_strings(),
+            deep_nesting(),
+            unknown_events(),
+            around_the_limit(),
+        ]
+    }
+
+    const CONTENT_TYPES: [&str; 8] = [
+        "application/json",
+        "",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json; charset=utf-16",
+        "image/png",
+        "not a media type",
+    ];
+
+    #[test]
+    fn serde_json_refuses_deep_nesting_without_overflowing_the_stack() {
+        for depth in [100_000usize, 1_000_000] {
+            let mut body = br#"{"event":"session:started","session_id":"s","x":"#.to_vec();
+            body.extend(std::iter::repeat_n(b'[', depth));
+            body.extend(std::iter::repeat_n(b']', depth));
+            body.push(b'}');
+            match event::parse(&body) {
+                Err(event::ParseError::NotJson(message)) => {
+                    assert!(message.contains("recursion limit"), "{message}")
+                }
+                other => panic!("{depth} levels: {other:?}"),
+            }
+        }
+        // serde_json's limit: at most 127 levels, the event object included.
+        let nested = |depth: usize| {
+            let mut body = br#"{"event":"session:started","session_id":"s","x":"#.to_vec();
+            body.extend(std::iter::repeat_n(b'[', depth));
+            body.extend(std::iter::repeat_n(b']', depth));
+            body.push(b'}');
+            event::parse(&body)
+        };
+        assert!(nested(126).is_ok());
+        assert!(
+            matches!(nested(127), Err(event::ParseError::NotJson(m)) if m.contains("recursion limit"))
+        );
+    }
+
+    #[test]
+    fn generated_bodies_get_2xx_or_4xx_and_the_receiver_keeps_working() {
+        let cases: u32 = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let endpoint = rt.block_on(Endpoint::start());
+        let http = reqwest::Client::new();
+        let mut runner = TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let seen = std::sync::Mutex::new(std::collections::BTreeMap::<u16, u32>::new());
+        let run = AtomicUsize::new(0);
+        let strategy = (
+            any_case(),
+            prop::sample::select(KINDS.to_vec()),
+            prop::sample::select(CONTENT_TYPES.to_vec()),
+            prop::option::of(64usize..20_000),
+        );
+        let result = runner.run(&strategy, |(case, kind, content_type, piece)| {
+            let body = match piece {
+                Some(piece) => chunked(case.body.clone(), piece),
+                None => reqwest::Body::from(case.body.clone()),
+            };
+            let url = format!("{}/{kind}", endpoint.base);
+            let status = rt
+                .block_on(post(&http, url, content_type, body))
+                .map_err(|e| TestCaseError::fail(format!("{}: no answer: {e}", case.what)))?;
+            *seen.lock().expect("lock").entry(status).or_default() += 1;
+            let n = run.fetch_add(1, Ordering::Relaxed) + 1;
+            prop_assert!(
+                (200..300).contains(&status) || (400..500).contains(&status),
+                "{}: {status}",
+                case.what
+            );
+            match case.expect {
+                Expect::Status(expected) => prop_assert_eq!(
+                    status,
+                    expected,
+                    "{} ({} bytes, chunked: {:?})",
+                    case.what,
+                    case.body.len(),
+                    piece
+                ),
+                Expect::Taken => {
+                    prop_assert!(status == 204 || status == 400, "{}: {status}", case.what)
+                }
+            }
+            if n.is_multiple_of(100) {
+                rt.block_on(endpoint.still_answers(&http))
+                    .map_err(TestCaseError::fail)?;
+            }
+            Ok(())
+        });
+        if let Err(error) = result {
+            panic!("{error}");
+        }
+        rt.block_on(endpoint.still_answers(&http))
+            .expect("still answering");
+        println!(
+            "callback fuzz: {} requests, statuses {:?}; counted too_large {}, malformed {}, ignored {}",
+            run.load(Ordering::Relaxed),
+            seen.lock().expect("lock"),
+            endpoint.counted("unknown", "too_large"),
+            endpoint.counted("unknown", "malformed"),
+            endpoint.counted("unknown", "ignored"),
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn oversized_chunked_bodies_get_413_unread_and_memory_stays_bounded() {
+        let endpoint = Endpoint::start().await;
+        let http = reqwest::Client::new();
+        let url = format!("{}/sessions", endpoint.base);
+
+        // One body far larger than any socket buffer: refused long before its end.
+        let pulled = Arc::new(AtomicUsize::new(0));
+        const HUGE: usize = 1 << 30;
+        let status = post(
+            &http,
+            url.clone(),
+            "application/json",
+            endless(HUGE, pulled.clone()),
+        )
+        .await
+        .expect("an answer");
+        let pulled = pulled.load(Ordering::Relaxed);
+        println!("1 GiB chunked body: {status} after {pulled} bytes were handed to the connection");
+        assert_eq!(status, 413);
+        assert!(pulled < 64 << 20, "{pulled} bytes were sent");
+
+        // 200 bodies of 8 MiB at once, sampling RSS all along.
+        const BODIES: usize = 200;
+        const EACH: usize = 8 << 20;
+        let before = rss_kib();
+        let peak = Arc::new(AtomicUsize::new(before as usize));
+        let sampling = Arc::new(AtomicBool::new(true));
+        let sampler = {
+            let (peak, sampling) = (peak.clone(), sampling.clone());
+            std::thread::spawn(move || {
+                while sampling.load(Ordering::Relaxed) {
+                    peak.fetch_max(rss_kib() as usize, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+        };
+        let started = Instant::now();
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let answers = futures::future::join_all((0..BODIES).map(|_| {
+            let body = endless(EACH, pulled.clone());
+            post(&http, url.clone(), "application/json", body)
+        }))
+        .await;
+        sampling.store(false, Ordering::Relaxed);
+        sampler.join().expect("the sampler");
+        let after = rss_kib();
+        let peak = peak.load(Ordering::Relaxed) as u64;
+        let mut statuses = std::collections::BTreeMap::<String, usize>::new();
+        for answer in &answers {
+            let key = match answer {
+                Ok(status) => status.to_string(),
+                Err(error) => error.clone(),
+            };
+            *statuses.entry(key).or_default() += 1;
+        }
+        let sent_mib = (BODIES * EACH) >> 20;
+        let pulled_mib = pulled.load(Ordering::Relaxed) >> 20;
+        println!(
+            "{BODIES} x {} MiB chunked at once in {:?}: {statuses:?}; {pulled_mib} MiB of {sent_mib} MiB handed to connections; \
+             RSS before {} MiB, peak {} MiB (+{} MiB), after {} MiB",
+            EACH >> 20,
+            started.elapsed(),
+            before >> 10,
+            peak >> 10,
+            peak.saturating_sub(before) >> 10,
+            after >> 10,
+        );
+        assert_eq!(statuses.get("413"), Some(&BODIES), "{statuses:?}");
+        // About 0.5 MiB per open connection (HTTP buffers on both ends, the 64 KiB
+        // kept per request); holding the bodies would take 1,600 MiB.
+        assert!(
+            peak.saturating_sub(before) < 256 * 1024,
+            "RSS grew by {} MiB while {sent_mib} MiB were offered",
+            peak.saturating_sub(before) >> 10
+        );
+        assert_eq!(
+            endpoint.counted("unknown", "too_large"),
+            (BODIES + 1) as f64
+        );
+        endpoint
+            .still_answers(&http)
+            .await
+            .expect("still answering");
+    }
+}

@@ -3,7 +3,10 @@
 //! Answers: 204 when the callback was taken (applied, a duplicate, for a
 //! room this operator does not manage, or an event it does not handle),
 //! 400 for a body that is not a usable event, 413 beyond
-//! [`MAX_BODY_BYTES`](super::MAX_BODY_BYTES), 404 for a wrong token or any
+//! [`MAX_BODY_BYTES`](super::MAX_BODY_BYTES) (answered as soon as the limit is
+//! passed; the rest of the body is then read and dropped for a bounded time,
+//! so that a sender still sending gets the 413 rather than a reset
+//! connection), 404 for a wrong token or any
 //! other path, 503 before the caches have synced and 500 when `status.live`
 //! could not be written. Every request is counted in
 //! `meetings_operator_callbacks_total{event,result}`.
@@ -11,11 +14,13 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, BodyDataStream};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::StreamExt;
 use tokio::net::TcpListener;
@@ -29,6 +34,10 @@ use crate::telemetry::Metrics;
 
 /// `event` label of requests whose event is not known.
 const UNKNOWN_EVENT: &str = "unknown";
+/// After a 413, at most this much more of the body is read (and dropped) …
+const DRAIN_BYTES: usize = 16 * 1024 * 1024;
+/// … for at most this long, before the connection is closed.
+const DRAIN_TIME: Duration = Duration::from_secs(5);
 
 /// A bound listener with its token, not serving yet.
 pub struct CallbackServer {
@@ -129,7 +138,8 @@ async fn not_found(State(app): State<App>) -> StatusCode {
 
 /// Why a body could not be read.
 enum BodyError {
-    TooLarge,
+    /// Over the limit; the part not read yet.
+    TooLarge(BodyDataStream),
     Broken,
 }
 
@@ -139,19 +149,37 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, BodyError
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
+    let mut stream = body.into_data_stream();
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(BodyError::TooLarge);
+        return Err(BodyError::TooLarge(stream));
     }
     let mut bytes = Vec::with_capacity(declared.unwrap_or(1024).min(MAX_BODY_BYTES));
-    let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| BodyError::Broken)?;
         if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(BodyError::TooLarge);
+            return Err(BodyError::TooLarge(stream));
         }
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
+}
+
+/// Reads and drops the rest of a refused body in the background, up to
+/// [`DRAIN_BYTES`] and [`DRAIN_TIME`]: closing the connection while the
+/// sender is still sending would reset it, and the sender could lose the 413.
+fn drain(mut rest: BodyDataStream) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(DRAIN_TIME, async {
+            let mut drained = 0usize;
+            while let Some(Ok(chunk)) = rest.next().await {
+                drained += chunk.len();
+                if drained > DRAIN_BYTES {
+                    break;
+                }
+            }
+        })
+        .await;
+    });
 }
 
 async fn callback(
@@ -159,24 +187,29 @@ async fn callback(
     Path((token, kind)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
-) -> StatusCode {
+) -> Response {
     let count = |event: &'static str, result: &'static str| {
         app.metrics.callback_handled(event, result);
     };
     // The token first, so that nothing else is revealed without it.
     if !app.token.matches(&token) || !KINDS.contains(&kind.as_str()) {
         count(UNKNOWN_EVENT, "rejected");
-        return StatusCode::NOT_FOUND;
+        return StatusCode::NOT_FOUND.into_response();
     }
     let bytes = match read_body(&headers, body).await {
         Ok(bytes) => bytes,
-        Err(BodyError::TooLarge) => {
+        Err(BodyError::TooLarge(rest)) => {
             count(UNKNOWN_EVENT, "too_large");
-            return StatusCode::PAYLOAD_TOO_LARGE;
+            drain(rest);
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                [(header::CONNECTION, "close")],
+            )
+                .into_response();
         }
         Err(BodyError::Broken) => {
             count(UNKNOWN_EVENT, "malformed");
-            return StatusCode::BAD_REQUEST;
+            return StatusCode::BAD_REQUEST.into_response();
         }
     };
     let callback = match event::parse(&bytes) {
@@ -184,7 +217,7 @@ async fn callback(
         Err(ParseError::UnknownEvent(name)) => {
             tracing::debug!(event = %name, "ignored a callback of an unknown event");
             count(UNKNOWN_EVENT, "ignored");
-            return StatusCode::NO_CONTENT;
+            return StatusCode::NO_CONTENT.into_response();
         }
         Err(error) => {
             tracing::debug!(%error, "refused a malformed callback");
@@ -193,17 +226,18 @@ async fn callback(
                 _ => UNKNOWN_EVENT,
             };
             count(event, "malformed");
-            return StatusCode::BAD_REQUEST;
+            return StatusCode::BAD_REQUEST.into_response();
         }
     };
     let event = callback.kind.as_str();
     let outcome = app.receiver.handle(callback).await;
     count(event, outcome.as_str());
-    match outcome {
+    let status = match outcome {
         Outcome::Applied | Outcome::Unchanged | Outcome::Deferred | Outcome::UnknownRoom => {
             StatusCode::NO_CONTENT
         }
         Outcome::NotReady => StatusCode::SERVICE_UNAVAILABLE,
         Outcome::Failed => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    };
+    status.into_response()
 }
