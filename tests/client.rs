@@ -1900,3 +1900,357 @@ async fn debug_output_never_contains_the_private_key() {
     }
     assert!(printed[0].contains(&h.app.application_id));
 }
+
+// ---------------------------------------------------------------------------------------
+// Malformed and oversized 200 answers
+
+mod malformed_answers {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use meetings_operator::meetings::client::MAX_RESPONSE_BYTES;
+    use meetings_operator::simulator::Malformation;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+    use super::*;
+
+    /// Every operation the client has, by the simulator's operation id.
+    const OPERATIONS: [&str; 18] = [
+        "getRooms",
+        "getRoomsByThemeId",
+        "createRoom",
+        "getRoom",
+        "updateRoom",
+        "getRecording",
+        "deleteRecording",
+        "getSessionRecordings",
+        "getDialInNumbers",
+        "getThemes",
+        "createTheme",
+        "getThemeById",
+        "updateTheme",
+        "deleteTheme",
+        "getUploadUrlsForTheme",
+        "finalizeLogosForTheme",
+        "updateApplication",
+        "storageUpload",
+    ];
+
+    /// Operations whose answer body the client does not use (it still reads it, up to the cap).
+    const BODYLESS: [&str; 4] = [
+        "deleteRecording",
+        "deleteTheme",
+        "finalizeLogosForTheme",
+        "storageUpload",
+    ];
+
+    /// A simulator with one object of each kind to call the operations on.
+    struct Fixture {
+        h: Harness,
+        room: String,
+        long_term: String,
+        theme: String,
+        target: LogoUploadTarget,
+        names: AtomicUsize,
+    }
+
+    impl Fixture {
+        async fn start() -> Self {
+            let h = Harness::start().await;
+            let room = h.client.create_room(&instant("Fuzzed")).await.unwrap().id;
+            let long_term = h
+                .client
+                .create_room(&long_term(&h.sim, "Fuzzed long"))
+                .await
+                .unwrap()
+                .id;
+            let theme = h
+                .client
+                .create_theme(&theme("#123456", "Fuzzed"))
+                .await
+                .unwrap()
+                .theme_id;
+            let targets = h.client.logo_upload_targets().await.unwrap();
+            let target = target_for(&targets, LogoType::Favicon).clone();
+            Self {
+                h,
+                room,
+                long_term,
+                theme,
+                target,
+                names: AtomicUsize::new(0),
+            }
+        }
+
+        /// Calls `operation`, keeping only whether it succeeded.
+        async fn call(&self, operation: &str) -> Result<(), ApiError> {
+            let client = &self.h.client;
+            let name = || format!("Fuzzed {}", self.names.fetch_add(1, Ordering::Relaxed));
+            match operation {
+                "getRooms" => client
+                    .rooms_page(&RoomScope::All, &PageQuery::default())
+                    .await
+                    .map(drop),
+                "getRoomsByThemeId" => client
+                    .rooms_page(&RoomScope::Theme(self.theme.clone()), &PageQuery::default())
+                    .await
+                    .map(drop),
+                "createRoom" => client.create_room(&instant(&name())).await.map(drop),
+                "getRoom" => client.get_room(&self.room).await.map(drop),
+                "updateRoom" => {
+                    let update = RoomUpdate {
+                        expire_after_use: Some(false),
+                        ..RoomUpdate::default()
+                    };
+                    client.update_room(&self.long_term, &update).await.map(drop)
+                }
+                "getRecording" => client.get_recording(&missing()).await.map(drop),
+                "deleteRecording" => client.delete_recording(&missing()).await,
+                "getSessionRecordings" => client.session_recordings(&missing()).await.map(drop),
+                "getDialInNumbers" => client.dial_in_numbers().await.map(drop),
+                "getThemes" => client.themes().await.map(drop),
+                "createTheme" => {
+                    let mut new = theme("#654321", "Another");
+                    new.theme_name = Some(name());
+                    client.create_theme(&new).await.map(drop)
+                }
+                "getThemeById" => client.get_theme(&self.theme).await.map(drop),
+                "updateTheme" => {
+                    let update = ThemeUpdate {
+                        brand_text: Some(name()),
+                        ..ThemeUpdate::default()
+                    };
+                    client.update_theme(&self.theme, &update).await.map(drop)
+                }
+                "deleteTheme" => client.delete_theme(&missing(), false).await,
+                "getUploadUrlsForTheme" => client.logo_upload_targets().await.map(drop),
+                "finalizeLogosForTheme" => client.finalize_logos(&self.theme, &[]).await,
+                "updateApplication" => client.set_default_theme(&self.theme).await.map(drop),
+                "storageUpload" => {
+                    client
+                        .upload_logo(&self.target, png(32, 32, true).into())
+                        .await
+                }
+                other => panic!("no call for {other}"),
+            }
+        }
+    }
+
+    /// What an answer amounts to: success or the error's class.
+    fn kind(result: &Result<(), ApiError>) -> Result<(), ErrorClass> {
+        result.as_ref().map(|_| ()).map_err(ApiError::class)
+    }
+
+    fn fault() -> impl Strategy<Value = FaultKind> {
+        prop_oneof![
+            prop::option::of(prop::sample::select(Malformation::ALL.to_vec()))
+                .prop_map(|shape| FaultKind::MalformedBody { shape }),
+            (MAX_RESPONSE_BYTES as u64 + 1..4 * MAX_RESPONSE_BYTES as u64)
+                .prop_map(|bytes| FaultKind::OversizedBody { bytes }),
+            (1u64..(1 << 20)).prop_map(|bytes| FaultKind::OversizedBody { bytes }),
+        ]
+    }
+
+    #[test]
+    fn malformed_and_oversized_answers_are_protocol_errors_for_every_operation() {
+        let cases: u32 = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        // `tokio::time::timeout` below is built outside `block_on`.
+        let _entered = rt.enter();
+        let f = rt.block_on(Fixture::start());
+        // What each operation answers without faults; it must answer the same afterwards.
+        let mut baseline = std::collections::BTreeMap::new();
+        for operation in OPERATIONS {
+            let result = rt.block_on(f.call(operation));
+            baseline.insert(operation, kind(&result));
+        }
+        println!("baseline: {baseline:?}");
+        let control = reqwest::Client::new();
+        let mut runner = TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let seen = Mutex::new(std::collections::BTreeMap::<String, u32>::new());
+        let strategy = (
+            prop::sample::select(OPERATIONS.to_vec()),
+            fault(),
+            any::<bool>(),
+        );
+        let result = runner.run(&strategy, |(operation, fault, over_http)| {
+            let spec = FaultSpec::new(operation, fault).times(1);
+            let before = f.h.count(operation);
+            if over_http {
+                let status = rt
+                    .block_on(
+                        control
+                            .post(format!("{}/faults", f.h.sim.control_url()))
+                            .json(&spec)
+                            .send(),
+                    )
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?
+                    .status();
+                prop_assert!(status.is_success(), "POST /_sim/faults: {status}");
+            } else {
+                f.h.sim.faults().add(spec);
+            }
+            let started = Instant::now();
+            let result = rt
+                .block_on(tokio::time::timeout(
+                    Duration::from_secs(15),
+                    f.call(operation),
+                ))
+                .map_err(|_| TestCaseError::fail(format!("{operation} with {fault:?} hung")))?;
+            let took = started.elapsed();
+            prop_assert_eq!(
+                f.h.count(operation) - before,
+                1,
+                "{} with {:?} was repeated",
+                operation,
+                fault
+            );
+            let oversized = matches!(fault, FaultKind::OversizedBody { bytes } if bytes > MAX_RESPONSE_BYTES as u64);
+            match &result {
+                Err(ApiError::Decode {
+                    operation: reported,
+                    message,
+                }) => {
+                    prop_assert_eq!(*reported, operation);
+                    prop_assert!(
+                        !BODYLESS.contains(&operation) || oversized,
+                        "{operation} does not read its body, yet: {message}"
+                    );
+                    prop_assert_eq!(
+                        message.contains("larger than"),
+                        oversized,
+                        "{} with {:?}: {}",
+                        operation,
+                        fault,
+                        message
+                    );
+                }
+                Ok(()) => prop_assert!(
+                    BODYLESS.contains(&operation) && !oversized,
+                    "{operation} took a {fault:?} answer"
+                ),
+                Err(other) => {
+                    return Err(TestCaseError::fail(format!(
+                        "{operation} with {fault:?}: {other:?}"
+                    )));
+                }
+            }
+            if let Err(error) = &result {
+                prop_assert_eq!(error.class(), ErrorClass::Protocol);
+                prop_assert!(!error.is_retryable());
+            }
+            let label = match &result {
+                Ok(()) => "ok".to_owned(),
+                Err(e) if oversized => format!("{:?} (cut off)", e.class()),
+                Err(e) => format!("{:?}", e.class()),
+            };
+            *seen.lock().unwrap().entry(label).or_default() += 1;
+            // The fault fired once; the next call is answered normally.
+            let after = rt.block_on(f.call(operation));
+            prop_assert_eq!(
+                kind(&after),
+                baseline[operation],
+                "{} after {:?}: {:?}",
+                operation,
+                fault,
+                after
+            );
+            prop_assert!(took < Duration::from_secs(12), "{operation} took {took:?}");
+            Ok(())
+        });
+        if let Err(error) = result {
+            panic!("{error}");
+        }
+        println!(
+            "client fuzz: {cases} faulted calls over {} operations: {:?}",
+            OPERATIONS.len(),
+            seen.lock().unwrap()
+        );
+        assert!(
+            f.h.sim
+                .faults()
+                .view()
+                .rules
+                .iter()
+                .all(|r| r.remaining == Some(0))
+        );
+    }
+
+    /// Resident memory of this process in KiB.
+    fn rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn oversized_answers_are_cut_off_at_the_cap_and_memory_stays_bounded() {
+        const CALLS: usize = 4;
+        const OFFERED: u64 = 256 << 20;
+        let f = Fixture::start().await;
+        let id = f.h.sim.faults().add(FaultSpec::new(
+            "getRoom",
+            FaultKind::OversizedBody { bytes: OFFERED },
+        ));
+        let before = rss_kib();
+        let peak = Arc::new(AtomicUsize::new(before as usize));
+        let sampling = Arc::new(AtomicBool::new(true));
+        let sampler = {
+            let (peak, sampling) = (peak.clone(), sampling.clone());
+            std::thread::spawn(move || {
+                while sampling.load(Ordering::Relaxed) {
+                    peak.fetch_max(rss_kib() as usize, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+        };
+        let started = Instant::now();
+        let results = futures::future::join_all((0..CALLS).map(|_| f.call("getRoom"))).await;
+        let took = started.elapsed();
+        sampling.store(false, Ordering::Relaxed);
+        sampler.join().unwrap();
+        let peak = peak.load(Ordering::Relaxed) as u64;
+        let after = rss_kib();
+        println!(
+            "{CALLS} getRoom answers of {} MiB at once, cut at {} MiB, in {took:?}: \
+             RSS before {} MiB, peak {} MiB (+{} MiB), after {} MiB",
+            OFFERED >> 20,
+            MAX_RESPONSE_BYTES >> 20,
+            before >> 10,
+            peak >> 10,
+            peak.saturating_sub(before) >> 10,
+            after >> 10,
+        );
+        for result in &results {
+            assert!(
+                matches!(result, Err(ApiError::Decode { operation: "getRoom", message }) if message.contains("larger than")),
+                "{result:?}"
+            );
+        }
+        assert_eq!(f.h.count("getRoom"), CALLS as u64, "never repeated");
+        // Each call holds at most the cap (4 x 16 MiB, plus other tests running
+        // alongside); reading whole answers would need 1 GiB.
+        assert!(
+            peak.saturating_sub(before) < 256 * 1024,
+            "RSS grew by {} MiB",
+            peak.saturating_sub(before) >> 10
+        );
+        assert!(took < Duration::from_secs(10), "{took:?}");
+        assert!(f.h.sim.faults().remove(id));
+        assert_eq!(f.h.client.get_room(&f.room).await.unwrap().id, f.room);
+    }
+}

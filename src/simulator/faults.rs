@@ -1,4 +1,5 @@
-//! Fault injection: latency, rate limiting, injected errors, hangs and dropped connections.
+//! Fault injection: latency, rate limiting, injected errors, hangs, dropped connections
+//! and 200 answers whose body is malformed or too large.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -76,6 +77,67 @@ pub enum FaultKind {
     CommitThenDrop,
     /// Handle the request (commit its effect), then answer 502.
     CommitThenBadGateway,
+    /// Answer 200 with a JSON content type and a body that breaks the contract, without
+    /// handling the request.
+    MalformedBody {
+        /// What is wrong with the body; absent picks one at random per request.
+        #[serde(default)]
+        shape: Option<Malformation>,
+    },
+    /// Answer 200 with a JSON content type and a body of `bytes` bytes (an unterminated
+    /// JSON string), streamed chunked without `Content-Length`, without handling the request.
+    OversizedBody {
+        /// Length of the body.
+        bytes: u64,
+    },
+}
+
+/// How a [`FaultKind::MalformedBody`] answer is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Malformation {
+    /// A JSON document cut off in the middle.
+    Truncated,
+    /// Well-formed JSON with the wrong type for every field the client reads.
+    WrongTypes,
+    /// Bytes that are not JSON (nor UTF-8).
+    RandomBytes,
+}
+
+impl Malformation {
+    /// Every shape.
+    pub const ALL: [Self; 3] = [Self::Truncated, Self::WrongTypes, Self::RandomBytes];
+
+    /// A body of this shape.
+    pub fn body(self) -> Vec<u8> {
+        match self {
+            Self::Truncated => br#"{"id":"3fa85f64-5717-4562-b3fc-2c963f66afa6","display_name":"Sales","_embedded":{"rooms":[{"id":"8f1"#.to_vec(),
+            Self::WrongTypes => serde_json::json!({
+                "id": {"wrong": true},
+                "theme_id": 42,
+                "display_name": [1, 2],
+                "application_id": 7,
+                "default_theme_id": false,
+                "session_id": [],
+                "number": null,
+                "url": 17,
+                "fields": "none",
+                "_embedded": 12,
+                "_links": "x",
+                "page_size": "many",
+            })
+            .to_string()
+            .into_bytes(),
+            Self::RandomBytes => {
+                let mut rng = rand::rng();
+                let len = rng.random_range(1..=512);
+                // 0xFF never starts JSON and is never UTF-8.
+                std::iter::once(0xFF)
+                    .chain((0..len).map(|_| rng.random::<u8>()))
+                    .collect()
+            }
+        }
+    }
 }
 
 fn one() -> u64 {
@@ -157,6 +219,10 @@ pub enum Action {
     CommitThenDrop,
     /// Handle, then answer 502.
     CommitThenBadGateway,
+    /// Answer 200 with this malformed body without handling.
+    MalformedBody(Malformation),
+    /// Answer 200 with a body of this many bytes, streamed without `Content-Length`.
+    OversizedBody(u64),
 }
 
 /// The outcome of fault evaluation for one request.
@@ -324,6 +390,13 @@ impl Faults {
                 FaultKind::DropBeforeCommit => action = Action::DropBeforeCommit,
                 FaultKind::CommitThenDrop => action = Action::CommitThenDrop,
                 FaultKind::CommitThenBadGateway => action = Action::CommitThenBadGateway,
+                FaultKind::MalformedBody { shape } => {
+                    let shape = shape.unwrap_or_else(|| {
+                        Malformation::ALL[rng.random_range(0..Malformation::ALL.len())]
+                    });
+                    action = Action::MalformedBody(shape);
+                }
+                FaultKind::OversizedBody { bytes } => action = Action::OversizedBody(bytes),
             }
             break;
         }
@@ -476,5 +549,55 @@ mod tests {
             serde_json::from_str(r#"{"operation":"*","kind":{"type":"commit_then_drop"}}"#)
                 .unwrap();
         assert_eq!(spec.trigger, Trigger::Always);
+        let spec: FaultSpec = serde_json::from_str(
+            r#"{"operation":"getRoom","kind":{"type":"malformed_body","shape":"wrong_types"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            spec.kind,
+            FaultKind::MalformedBody {
+                shape: Some(Malformation::WrongTypes)
+            }
+        );
+        let spec: FaultSpec = serde_json::from_str(
+            r#"{"operation":"*","kind":{"type":"oversized_body","bytes":20000000}}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.kind, FaultKind::OversizedBody { bytes: 20_000_000 });
+        assert_eq!(
+            serde_json::to_value(FaultKind::MalformedBody { shape: None }).unwrap(),
+            serde_json::json!({"type": "malformed_body", "shape": null})
+        );
+    }
+
+    #[test]
+    fn malformed_bodies_are_never_json_of_the_contract() {
+        for shape in Malformation::ALL {
+            let faults = Faults::default();
+            faults.add(FaultSpec::new(
+                "getRoom",
+                FaultKind::MalformedBody { shape: Some(shape) },
+            ));
+            assert_eq!(
+                faults.decide("getRoom").action,
+                Action::MalformedBody(shape)
+            );
+            let body = shape.body();
+            let parsed = serde_json::from_slice::<serde_json::Value>(&body);
+            assert_eq!(
+                parsed.is_ok(),
+                shape == Malformation::WrongTypes,
+                "{shape:?}"
+            );
+        }
+        let faults = Faults::default();
+        faults.add(FaultSpec::new(
+            "*",
+            FaultKind::MalformedBody { shape: None },
+        ));
+        assert!(matches!(
+            faults.decide("x").action,
+            Action::MalformedBody(_)
+        ));
     }
 }

@@ -38,8 +38,8 @@ pub use counters::CountersSnapshot;
 pub use errors::{ControlError, SimulatorError};
 pub use exchanges::Exchange;
 pub use faults::{
-    Action, Decision, FaultKind, FaultSpec, Faults, FaultsView, InstalledFault, Latency, RateLimit,
-    Trigger,
+    Action, Decision, FaultKind, FaultSpec, Faults, FaultsView, InstalledFault, Latency,
+    Malformation, RateLimit, Trigger,
 };
 pub use handle::{RunningSimulator, Simulator};
 pub use keys::{KeyPair, generate_key_pair, mint_app_token};
