@@ -1,15 +1,19 @@
 //! A fault soak, bounded in time: rooms and themes are created, updated and
 //! deleted while the simulator injects random 5xx, 429 bursts with
 //! `Retry-After`, latency spikes, timeouts and "commit then drop" on
-//! creates, and the operator is killed (aborted mid-flight, dropping its
-//! watches and connections) and restarted again and again. When the faults
+//! creates; two operator processes with leader election are SIGKILLed at
+//! random moments and restarted (a replica that exits on its own, as a
+//! leader that cannot renew its Lease does, is restarted too, as a
+//! Deployment would); and kube-apiserver is killed and restarted mid-run,
+//! cutting every watch and connection. When the faults
 //! stop, everything must converge within a bounded time: every live object
 //! Ready and matching its manifest, exactly one remote object per resource,
 //! nothing leaked, every deleted object gone and handled per its deletion
 //! policy, no finalizer stuck.
 //!
-//! `SOAK_ROOMS` (default 40), `SOAK_SECONDS` (default 40), `SOAK_SEED`
-//! and `SOAK_CONVERGE_SECONDS` (default 120) size it;
+//! `SOAK_ROOMS` (default 40), `SOAK_SECONDS` (default 40), `SOAK_SEED`,
+//! `SOAK_CONVERGE_SECONDS` (default 120) and `SOAK_APISERVER_RESTARTS`
+//! (default 1) size it;
 //! `scripts/soak.sh` runs a long one.
 
 #[path = "support/operator.rs"]
@@ -17,7 +21,11 @@ mod operator_env;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
 
 use kube::api::{ListParams, Patch, PatchParams};
 use meetings_operator::crd::{MeetingRoom, MeetingTheme};
@@ -57,6 +65,10 @@ struct Tally {
     updated: u64,
     deleted: u64,
     kills: u64,
+    leader_kills: u64,
+    exits_restarted: u64,
+    apiserver_restarts: u64,
+    apiserver_down: Duration,
     rate_limit_bursts: u64,
     latency_spikes: u64,
 }
@@ -96,6 +108,118 @@ fn theme_manifest(env: &OperatorEnv, name: &str, brand: &str, policy: &str) -> s
                  "brandText": brand, "shortCompanyUrl": format!("{}-{name}", env.ns),
                  "deletionPolicy": policy}
     })
+}
+
+const LEASE_NAME: &str = "soak-operator";
+
+/// Two `meetings-operator run` processes with leader election, restarted
+/// whenever they die, the way a Deployment keeps its replicas.
+struct Replicas {
+    kubeconfig: PathBuf,
+    logs: PathBuf,
+    ns: String,
+    api_url: String,
+    processes: Vec<(String, tokio::process::Child)>,
+    started: u64,
+}
+
+impl Replicas {
+    fn new(env: &OperatorEnv, kubeconfig: PathBuf, logs: PathBuf) -> Self {
+        let mut replicas = Self {
+            kubeconfig,
+            logs,
+            ns: env.ns.clone(),
+            api_url: env.sim.base_url(),
+            processes: Vec::new(),
+            started: 0,
+        };
+        replicas.spawn();
+        replicas.spawn();
+        replicas
+    }
+
+    /// Starts one more replica; its output goes to `<logs>/operator-<n>.log`.
+    fn spawn(&mut self) {
+        let identity = format!("replica-{}", self.started);
+        self.started += 1;
+        let log = std::fs::File::create(self.logs.join(format!("operator-{identity}.log")))
+            .expect("an operator log file");
+        let log2 = log.try_clone().expect("an operator log file");
+        let ns = &self.ns;
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_meetings-operator"))
+            .arg("run")
+            .args(["--namespace", ns, "--api-url", &self.api_url])
+            .args([
+                "--default-credentials",
+                &format!("{ns}/meetings-credentials"),
+            ])
+            .args(["--metrics-addr", "127.0.0.1:0"])
+            .args(["--lease-namespace", ns, "--lease-name", LEASE_NAME])
+            .args(["--lease-identity", &identity])
+            .args(["--lease-duration=3s", "--lease-renew-interval=1s"])
+            .args(["--lease-renew-deadline=2s", "--lease-retry-period=500ms"])
+            .args(["--resync-period=5s", "--credentials-recheck=1s"])
+            .args(["--rate-limit=200", "--rate-burst=50", "--api-timeout=2s"])
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("RUST_LOG", "info")
+            .env_remove("POD_NAME")
+            .env_remove("POD_NAMESPACE")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the operator starts");
+        self.processes.push((identity, child));
+    }
+
+    /// SIGKILLs the replica named `identity`, or a random one, and starts a
+    /// replacement after `pause`. Returns whether the leader was killed.
+    async fn kill(&mut self, leader: Option<String>, rng: &mut StdRng, pause: Duration) -> bool {
+        let index = leader
+            .as_ref()
+            .and_then(|l| self.processes.iter().position(|(id, _)| id == l))
+            .unwrap_or_else(|| rng.random_range(0..self.processes.len()));
+        let (identity, mut child) = self.processes.remove(index);
+        child.start_kill().expect("SIGKILL");
+        child.wait().await.expect("the killed replica is reaped");
+        tokio::time::sleep(pause).await;
+        self.spawn();
+        leader.as_deref() == Some(identity.as_str())
+    }
+
+    /// Restarts replicas that exited on their own; returns how many did.
+    fn restart_exited(&mut self) -> u64 {
+        let before = self.processes.len();
+        self.processes
+            .retain_mut(|(_, child)| matches!(child.try_wait(), Ok(None)));
+        let exited = (before - self.processes.len()) as u64;
+        for _ in 0..exited {
+            self.spawn();
+        }
+        exited
+    }
+
+    async fn stop(&mut self) {
+        for (_, child) in &mut self.processes {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+        self.processes.clear();
+    }
+}
+
+/// The replica holding the Lease, if any.
+async fn leader(env: &OperatorEnv) -> Option<String> {
+    let leases: kube::Api<Lease> = env.api();
+    leases
+        .get_opt(LEASE_NAME)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|l| l.spec)
+        .and_then(|s| s.holder_identity)
+        .filter(|h| !h.is_empty())
 }
 
 /// Compares Kubernetes, the plans and the simulator; `Ok` when converged.
@@ -278,10 +402,17 @@ async fn a_fault_soak_converges_without_duplicates_leaks_or_stuck_finalizers() {
     let soak = Duration::from_secs(env_number("SOAK_SECONDS", 40));
     let converge_limit = Duration::from_secs(env_number("SOAK_CONVERGE_SECONDS", 120));
     let seed = env_number("SOAK_SEED", 8);
+    let apiserver_restarts = env_number("SOAK_APISERVER_RESTARTS", 1);
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut env = OperatorEnv::new("chaos", |_| {}).await;
-    env.start_operator();
+    let cp = support::control_plane().await;
+    let env = OperatorEnv::new("chaos", |_| {}).await;
+    let mut replicas = Replicas::new(&env, cp.kubeconfig_path().to_path_buf(), cp.logs_dir());
     let mut tally = Tally::default();
+    // kube-apiserver restarts, spread over the soak's middle.
+    let mut restarts_at: Vec<Duration> = (1..=apiserver_restarts)
+        .map(|i| soak.mul_f64(i as f64 / (apiserver_restarts + 1) as f64 * 0.9))
+        .rev()
+        .collect();
 
     // Themes: two that stay (Delete), one deleted mid-soak (ForceDelete),
     // one created mid-soak.
@@ -424,11 +555,32 @@ async fn a_fault_soak_converges_without_duplicates_leaks_or_stuck_finalizers() {
             latency_until = None;
         }
         if now >= next_kill {
-            env.kill_operator().await;
+            // Mostly the leader, so that kills land in the middle of work.
+            let target = if rng.random_bool(0.7) {
+                leader(&env).await
+            } else {
+                None
+            };
+            let pause = Duration::from_millis(rng.random_range(0..1500));
+            if replicas.kill(target, &mut rng, pause).await {
+                tally.leader_kills += 1;
+            }
             tally.kills += 1;
-            tokio::time::sleep(Duration::from_millis(rng.random_range(0..1500))).await;
-            env.start_operator();
             next_kill = Instant::now() + Duration::from_secs(rng.random_range(3..8));
+        }
+        tally.exits_restarted += replicas.restart_exited();
+        if restarts_at
+            .last()
+            .is_some_and(|at| started.elapsed() >= *at)
+        {
+            restarts_at.pop();
+            let down_for = Duration::from_millis(rng.random_range(500..3000));
+            let down = tokio::task::spawn_blocking(move || cp.restart_apiserver(down_for))
+                .await
+                .expect("the restart task")
+                .unwrap_or_else(|e| panic!("restarting kube-apiserver: {e}"));
+            tally.apiserver_restarts += 1;
+            tally.apiserver_down += down;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -449,13 +601,14 @@ async fn a_fault_soak_converges_without_duplicates_leaks_or_stuck_finalizers() {
         tally.created += 1;
     }
 
-    // Faults stop; the operator may have been killed last: make sure it runs.
+    // Faults stop; replicas that exited are started again meanwhile.
     let faults_snapshot = env.sim.counters();
     env.sim.faults().clear();
     let stopped = Instant::now();
     let mut last = Report::default();
     let mut converged = None;
     while stopped.elapsed() < converge_limit {
+        tally.exits_restarted += replicas.restart_exited();
         last = check(&env, &rooms, &themes).await;
         if last.problems.is_empty() && last.duplicates == 0 && last.leaks == 0 {
             converged = Some(stopped.elapsed());
@@ -488,13 +641,23 @@ async fn a_fault_soak_converges_without_duplicates_leaks_or_stuck_finalizers() {
     );
     eprintln!(
         "faults injected: {} API requests; 5xx answered {status_5xx}; 429 answered {}; \
-         connections dropped or hung {}; {} 429 bursts; {} latency spikes; {} operator kills",
+         connections dropped or hung {}; {} 429 bursts; {} latency spikes; \
+         {} operator SIGKILLs ({} of the leader); {} kube-apiserver restarts (down {:.1}s in all, \
+         every watch cut)",
         faults_snapshot.total,
         faults_snapshot.by_status.get(&429).copied().unwrap_or(0),
         faults_snapshot.dropped_connections,
         tally.rate_limit_bursts,
         tally.latency_spikes,
-        tally.kills
+        tally.kills,
+        tally.leader_kills,
+        tally.apiserver_restarts,
+        tally.apiserver_down.as_secs_f64(),
+    );
+    eprintln!(
+        "replicas that exited on their own and were restarted: {} (operator logs in {})",
+        tally.exits_restarted,
+        cp.logs_dir().display()
     );
     eprintln!(
         "recoveries (events): CreateRecovered {}, Recreated {}, DriftCorrected {}; all events: {reasons:?}",
@@ -516,7 +679,7 @@ async fn a_fault_soak_converges_without_duplicates_leaks_or_stuck_finalizers() {
         last.stuck_finalizers,
         last.policy_violations
     );
-    env.stop_operator().await;
+    replicas.stop().await;
     assert!(
         converged.is_some(),
         "not converged within {converge_limit:?}:\n{}",

@@ -80,7 +80,13 @@ pub struct ControlPlane {
     counter: AtomicU64,
     watchdog: Mutex<Option<(Child, ChildStdin)>>,
     children: Mutex<Vec<(&'static str, Child)>>,
+    apiserver_args: Vec<String>,
+    jobs: Mutex<std::sync::mpsc::Sender<Job>>,
 }
+
+/// Work run on the control-plane thread, so that the processes it spawns die
+/// with the test process (see the module docs).
+type Job = Box<dyn FnOnce() + Send>;
 
 /// Repository root (where `Cargo.toml`, `crds/` and `scripts/` are).
 pub fn repo_root() -> PathBuf {
@@ -223,6 +229,60 @@ fn spawn_tied(cmd: &mut Command) -> std::io::Result<Child> {
     cmd.spawn()
 }
 
+/// Starts one component from `bin`, its output appended to `logs/<name>.log`.
+fn spawn_component(bin: &Path, dir: &Path, name: &str, args: &[String]) -> Result<Child, String> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("logs").join(format!("{name}.log")))
+        .map_err(|e| format!("opening the log of {name}: {e}"))?;
+    let log2 = log
+        .try_clone()
+        .map_err(|e| format!("opening the log of {name}: {e}"))?;
+    let mut cmd = Command::new(bin.join(name));
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    spawn_tied(&mut cmd).map_err(|e| format!("starting {name}: {e}"))
+}
+
+fn register_with_watchdog(pipe: &mut ChildStdin, child: &Child, name: &str) -> Result<(), String> {
+    writeln!(pipe, "{}", child.id())
+        .and_then(|()| pipe.flush())
+        .map_err(|e| format!("registering {name} with the watchdog: {e}"))
+}
+
+/// Polls the API server's `/readyz` until it answers `ok`.
+fn wait_apiserver_ready(
+    kubeconfig: &Path,
+    timeout: Duration,
+    mut check_alive: impl FnMut() -> Result<(), String>,
+) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("building a tokio runtime: {e}"))?;
+    let client = rt.block_on(client_from_kubeconfig(kubeconfig))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        check_alive()?;
+        let req = http::Request::get("/readyz")
+            .body(Vec::new())
+            .expect("a valid request");
+        if let Ok(body) = rt.block_on(client.request_text(req))
+            && body.trim() == "ok"
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("kube-apiserver not ready within {timeout:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 struct Starter {
     root: PathBuf,
     bin: PathBuf,
@@ -237,22 +297,9 @@ impl Starter {
     }
 
     fn spawn(&mut self, name: &'static str, args: &[String]) -> Result<(), String> {
-        let log = std::fs::File::create(self.log_path(name))
-            .map_err(|e| format!("creating log for {name}: {e}"))?;
-        let log2 = log
-            .try_clone()
-            .map_err(|e| format!("creating log for {name}: {e}"))?;
-        let mut cmd = Command::new(self.bin.join(name));
-        cmd.args(args)
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2);
-        let child = spawn_tied(&mut cmd).map_err(|e| format!("starting {name}: {e}"))?;
+        let child = spawn_component(&self.bin, &self.dir, name, args)?;
         if let Some((_, pipe)) = self.watchdog.as_mut() {
-            writeln!(pipe, "{}", child.id())
-                .and_then(|()| pipe.flush())
-                .map_err(|e| format!("registering {name} with the watchdog: {e}"))?;
+            register_with_watchdog(pipe, &child, name)?;
         }
         self.children.push((name, child));
         Ok(())
@@ -307,19 +354,25 @@ impl ControlPlane {
     fn start_once(crd_dirs: &[&'static str]) -> Result<ControlPlane, String> {
         let crd_dirs = crd_dirs.to_vec();
         let (tx, rx) = std::sync::mpsc::channel();
+        let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("control-plane".into())
             .spawn(move || {
-                let result = std::panic::catch_unwind(|| Self::start_on_this_thread(&crd_dirs))
-                    .unwrap_or_else(|p| {
-                        let msg = p
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default();
-                        Err(format!("control plane start-up panicked: {msg}"))
-                    });
+                let result =
+                    std::panic::catch_unwind(|| Self::start_on_this_thread(&crd_dirs, job_tx))
+                        .unwrap_or_else(|p| {
+                            let msg = p
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                                .unwrap_or_default();
+                            Err(format!("control plane start-up panicked: {msg}"))
+                        });
                 let _ = tx.send(result);
+                // Restarts spawn from here too (see `restart_apiserver`).
+                while let Ok(job) = job_rx.recv() {
+                    job();
+                }
                 // The processes die with this thread (PR_SET_PDEATHSIG).
                 loop {
                     std::thread::park();
@@ -330,7 +383,10 @@ impl ControlPlane {
             .map_err(|_| "the control-plane thread died".to_string())?
     }
 
-    fn start_on_this_thread(crd_dirs: &[&'static str]) -> Result<ControlPlane, String> {
+    fn start_on_this_thread(
+        crd_dirs: &[&'static str],
+        jobs: std::sync::mpsc::Sender<Job>,
+    ) -> Result<ControlPlane, String> {
         let started = Instant::now();
         let root = repo_root();
         let bin = tools_dir()?;
@@ -371,7 +427,7 @@ impl ControlPlane {
         let pipe = watchdog.stdin.take().expect("piped stdin");
         s.watchdog = Some((watchdog, pipe));
 
-        let result = Self::start_components(&mut s, crd_dirs, started);
+        let result = Self::start_components(&mut s, crd_dirs, started, jobs);
         match result {
             Ok(cp) => Ok(cp),
             Err(e) => {
@@ -385,6 +441,7 @@ impl ControlPlane {
         s: &mut Starter,
         crd_dirs: &[&'static str],
         started: Instant,
+        jobs: std::sync::mpsc::Sender<Job>,
     ) -> Result<ControlPlane, String> {
         let dir = s.dir.clone();
         for sub in ["logs", "pki", "etcd", "apiserver-certs", "helm"] {
@@ -427,35 +484,33 @@ impl ControlPlane {
 
         // kube-apiserver
         let server = format!("https://127.0.0.1:{api_port}");
-        s.spawn(
-            "kube-apiserver",
-            &[
-                format!("--etcd-servers={etcd_url}"),
-                "--bind-address=127.0.0.1".into(),
-                "--advertise-address=127.0.0.1".into(),
-                // The endpoint reconciler refuses loopback addresses; nothing
-                // here reaches the API server through the `kubernetes` Service.
-                "--endpoint-reconciler-type=none".into(),
-                format!("--secure-port={api_port}"),
-                format!("--cert-dir={}", p(&dir.join("apiserver-certs"))),
-                format!("--tls-cert-file={}", p(&pki.serving_cert)),
-                format!("--tls-private-key-file={}", p(&pki.serving_key)),
-                format!("--client-ca-file={}", p(&pki.ca_cert)),
-                format!(
-                    "--service-account-key-file={}",
-                    p(&pki.service_account_public_key)
-                ),
-                format!(
-                    "--service-account-signing-key-file={}",
-                    p(&pki.service_account_key)
-                ),
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-                "--authorization-mode=RBAC".into(),
-                "--service-cluster-ip-range=10.0.0.0/24".into(),
-                "--allow-privileged=true".into(),
-                "--profiling=false".into(),
-            ],
-        )?;
+        let apiserver_args = vec![
+            format!("--etcd-servers={etcd_url}"),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            // The endpoint reconciler refuses loopback addresses; nothing
+            // here reaches the API server through the `kubernetes` Service.
+            "--endpoint-reconciler-type=none".into(),
+            format!("--secure-port={api_port}"),
+            format!("--cert-dir={}", p(&dir.join("apiserver-certs"))),
+            format!("--tls-cert-file={}", p(&pki.serving_cert)),
+            format!("--tls-private-key-file={}", p(&pki.serving_key)),
+            format!("--client-ca-file={}", p(&pki.ca_cert)),
+            format!(
+                "--service-account-key-file={}",
+                p(&pki.service_account_public_key)
+            ),
+            format!(
+                "--service-account-signing-key-file={}",
+                p(&pki.service_account_key)
+            ),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+            "--authorization-mode=RBAC".into(),
+            "--service-cluster-ip-range=10.0.0.0/24".into(),
+            "--allow-privileged=true".into(),
+            "--profiling=false".into(),
+        ];
+        s.spawn("kube-apiserver", &apiserver_args)?;
         let kubeconfig = dir.join("admin.kubeconfig");
         std::fs::write(
             &kubeconfig,
@@ -471,27 +526,13 @@ impl ControlPlane {
         )
         .map_err(|e| format!("writing {}: {e}", kubeconfig.display()))?;
 
+        wait_apiserver_ready(&kubeconfig, Duration::from_secs(120), || s.check_alive())
+            .map_err(|_| s.timeout("kube-apiserver /readyz", "kube-apiserver"))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| format!("building a tokio runtime: {e}"))?;
         let client = rt.block_on(client_from_kubeconfig(&kubeconfig))?;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            s.check_alive()?;
-            let req = http::Request::get("/readyz")
-                .body(Vec::new())
-                .expect("a valid request");
-            if let Ok(body) = rt.block_on(client.request_text(req))
-                && body.trim() == "ok"
-            {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(s.timeout("kube-apiserver /readyz", "kube-apiserver"));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
         let apiserver_ready = started.elapsed();
 
         // CRDs, before the controller manager starts (see CRD_DIRS).
@@ -564,6 +605,8 @@ impl ControlPlane {
             counter: AtomicU64::new(0),
             watchdog: Mutex::new(s.watchdog.take()),
             children: Mutex::new(std::mem::take(&mut s.children)),
+            apiserver_args,
+            jobs: Mutex::new(jobs),
         })
     }
 
@@ -595,6 +638,59 @@ impl ControlPlane {
             .take();
         let mut children = self.children.lock().unwrap_or_else(|e| e.into_inner());
         Self::stop(watchdog, &mut children);
+    }
+
+    /// Kills kube-apiserver (SIGKILL: every watch and connection is cut at
+    /// once), waits `down_for`, starts it again with the same flags, port and
+    /// certificates, and waits for `/readyz`. Blocking: call it from
+    /// `spawn_blocking`. Returns how long the API server was unavailable.
+    pub fn restart_apiserver(&self, down_for: Duration) -> Result<Duration, String> {
+        let name = "kube-apiserver";
+        let killed_at = Instant::now();
+        {
+            let mut children = self.children.lock().unwrap_or_else(|e| e.into_inner());
+            let index = children
+                .iter()
+                .position(|(n, _)| *n == name)
+                .ok_or("kube-apiserver is not running")?;
+            let (_, mut old) = children.remove(index);
+            // Its own session: the group id is its pid.
+            // SAFETY: kill(2) with a process group id has no memory effects.
+            unsafe { libc::kill(-(old.id() as i32), libc::SIGKILL) };
+            let _ = old.wait();
+        }
+        std::thread::sleep(down_for);
+        let (reply_tx, reply_rx) = std::sync::mpsc::channel();
+        let (bin, dir, args) = (
+            self.bin.clone(),
+            self.dir.clone(),
+            self.apiserver_args.clone(),
+        );
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(Box::new(move || {
+                let _ = reply_tx.send(spawn_component(&bin, &dir, name, &args));
+            }))
+            .map_err(|_| "the control-plane thread is gone".to_string())?;
+        let child = reply_rx
+            .recv()
+            .map_err(|_| "the control-plane thread did not answer".to_string())??;
+        if let Some((_, pipe)) = self
+            .watchdog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            register_with_watchdog(pipe, &child, name)?;
+        }
+        self.children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name, child));
+        wait_apiserver_ready(&self.kubeconfig, Duration::from_secs(120), || Ok(()))
+            .map_err(|e| format!("{e}; end of its log:\n{}", tail(&self.log_path(name), 40)))?;
+        Ok(killed_at.elapsed())
     }
 
     /// A new client for the calling tokio runtime, authenticated as a
