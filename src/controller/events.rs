@@ -34,8 +34,16 @@ pub mod reason {
 }
 
 /// Publishes events for our objects.
+///
+/// Warnings go through one shared [`Recorder`], whose cache folds a repeated
+/// warning into a series. Normal events (a create, an update, a deletion)
+/// happen once per occurrence; they are published without that cache, which
+/// would otherwise hold every event of the last minutes (at 10,000 rooms,
+/// 10,000 events, scanned on every publish).
 pub struct EventPublisher {
-    recorder: Recorder,
+    client: kube::Client,
+    reporter: Reporter,
+    warnings: Recorder,
 }
 
 impl EventPublisher {
@@ -46,7 +54,9 @@ impl EventPublisher {
             instance: std::env::var("POD_NAME").ok(),
         };
         Self {
-            recorder: Recorder::new(client, reporter),
+            warnings: Recorder::new(client.clone(), reporter.clone()),
+            client,
+            reporter,
         }
     }
 
@@ -93,7 +103,15 @@ impl EventPublisher {
             action: action.to_owned(),
             secondary: None,
         };
-        if let Err(error) = self.recorder.publish(&event, &object.object_ref(&())).await {
+        let published = match type_ {
+            EventType::Warning => self.warnings.publish(&event, &object.object_ref(&())).await,
+            EventType::Normal => {
+                Recorder::new(self.client.clone(), self.reporter.clone())
+                    .publish(&event, &object.object_ref(&()))
+                    .await
+            }
+        };
+        if let Err(error) = published {
             tracing::warn!(%error, reason, "could not publish event");
         }
     }
