@@ -322,11 +322,20 @@ async fn run(
     let operator_metrics = op.metrics().await?;
     let k8s_latency = apiserver_latencies(&kube).await?;
     eprintln!(
-        "bench: all Ready after {:.2}s (bound {:.2}s); settling 3s",
+        "bench: all Ready after {:.2}s (bound {:.2}s); settling until the themes list their rooms",
         all_ready.as_secs_f64(),
         bound.as_secs_f64()
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let themed_rooms = rooms
+        .iter()
+        .filter(|r| r.object.spec.theme_ref.is_some())
+        .count();
+    let settled = wait_theme_tallies(&kube, themed_rooms, Duration::from_secs(60)).await?;
+    eprintln!(
+        "bench: themes list all their rooms {:.2}s after all Ready",
+        settled.as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let converge_calls = sim.counters();
     sim.reset_counters();
     let k8s_converged = apiserver_requests(&kube).await?;
@@ -955,6 +964,40 @@ async fn wait_all_ready(
             last_report = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(if themes_ready { 20 } else { 200 })).await;
+    }
+}
+
+/// Waits until the themes' `status.rooms` name every room that uses them
+/// (the operator writes those tallies at most every few seconds), so that
+/// the steady state starts once the operator has nothing left to write.
+async fn wait_theme_tallies(
+    kube: &kube::Client,
+    themed_rooms: usize,
+    timeout: Duration,
+) -> Result<Duration, String> {
+    let theme_api: Api<MeetingTheme> = Api::all(kube.clone());
+    let started = Instant::now();
+    loop {
+        let listed = theme_api
+            .list(&Default::default())
+            .await
+            .map_err(|e| format!("listing themes: {e}"))?;
+        let tallied: usize = listed
+            .items
+            .iter()
+            .filter_map(|t| t.status.as_ref())
+            .map(|s| s.rooms.len())
+            .sum();
+        if tallied >= themed_rooms {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > timeout {
+            return Err(format!(
+                "the themes list {tallied} of {themed_rooms} rooms after {:.0}s",
+                timeout.as_secs_f64()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
