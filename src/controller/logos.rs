@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
@@ -429,7 +429,7 @@ impl LogoSync {
         let since = self
             .previous
             .filter(|c| c.status == "False")
-            .map_or_else(|| Time(jiff::Timestamp::now()), |c| c.last_transition_time);
+            .map_or_else(super::now, |c| c.last_transition_time);
         let synced = condition(
             SYNCED,
             false,

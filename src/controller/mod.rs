@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod events;
 mod kube_ops;
 pub mod logos;
+pub mod name_index;
 pub mod png_rules;
 pub mod room;
 mod room_sync;
@@ -17,8 +18,6 @@ pub mod theme;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
-use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::Store;
 use rand::Rng;
 
@@ -112,8 +111,8 @@ pub struct Context {
     pub themes: Store<MeetingTheme>,
     /// Cache of every watched `MeetingRoom`.
     pub rooms: Store<MeetingRoom>,
-    /// Names of the host-URL Secrets seen through their watch (metadata only).
-    pub host_url_secrets: Store<PartialObjectMeta<Secret>>,
+    /// Names of the host-URL Secrets seen through their watch.
+    pub host_url_secrets: name_index::NameIndex,
     /// Room statuses written but not yet seen through the watch.
     pub room_statuses: status_cache::StatusCache<MeetingRoomStatus>,
     /// Theme statuses written but not yet seen through the watch.
@@ -173,9 +172,31 @@ pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
     kube::runtime::controller::Action::requeue(delay)
 }
 
-/// The current time as a Kubernetes timestamp.
+/// The top-level status fields that differ between two statuses, for a
+/// debug line before each status write (why was this written?).
+pub(crate) fn changed_status_fields<S: serde::Serialize>(before: &S, after: &S) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(before)), Ok(serde_json::Value::Object(after))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return Vec::new();
+    };
+    let mut fields: Vec<String> = after
+        .iter()
+        .filter(|(key, value)| before.get(*key) != Some(*value))
+        .map(|(key, _)| key.clone())
+        .collect();
+    fields.extend(before.keys().filter(|k| !after.contains_key(*k)).cloned());
+    fields
+}
+
+/// The current time as a Kubernetes timestamp, in whole seconds: that is
+/// how the API server stores it, so a status written with it reads back
+/// equal (see [`status_cache`]).
 pub(crate) fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
-    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now())
+    let now = jiff::Timestamp::now();
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        jiff::Timestamp::from_second(now.as_second()).unwrap_or(now),
+    )
 }
 
 #[cfg(test)]

@@ -11,8 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Secret;
-use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
@@ -98,6 +96,10 @@ pub async fn reconcile(room: Arc<MeetingRoom>, ctx: Ctx) -> Result<Action, Error
     }
     let outcome = sync(&room, &api, &ctx, &namespace, current.clone()).await?;
     if outcome.status != current {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let fields = super::changed_status_fields(&current, &outcome.status);
+            tracing::debug!(?fields, "writing status");
+        }
         write_status(&api, room.as_ref(), &outcome.status).await?;
         ctx.room_statuses.remember(&uid, outcome.status.clone());
     }
@@ -635,8 +637,7 @@ async fn ensure_host_url_secret(
         // The watched Secrets answer without a read; one missing from them
         // may be too new to have been seen yet, so it is read before it is
         // written again.
-        let watched = ObjectRef::<PartialObjectMeta<Secret>>::new(name).within(&namespace);
-        if ctx.host_url_secrets.get(&watched).is_some()
+        if ctx.host_url_secrets.contains(&namespace, name)
             || host_url_secret_exists(&ctx.kube, &namespace, name).await?
         {
             return Ok(());

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 pub struct StatusCache<S> {
     entries: Mutex<HashMap<String, (Instant, S)>>,
     max_age: Duration,
+    last_sweep: Mutex<Instant>,
 }
 
 impl<S: Clone + PartialEq> StatusCache<S> {
@@ -22,6 +23,7 @@ impl<S: Clone + PartialEq> StatusCache<S> {
         Self {
             entries: Mutex::default(),
             max_age,
+            last_sweep: Mutex::new(Instant::now()),
         }
     }
 
@@ -42,12 +44,16 @@ impl<S: Clone + PartialEq> StatusCache<S> {
         }
     }
 
-    /// Records a status just written.
+    /// Records a status just written. Entries past `max_age` that no
+    /// reconcile asked for again are swept here, at most once per `max_age`.
     pub fn remember(&self, uid: &str, status: S) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(uid.to_owned(), (Instant::now(), status));
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last_sweep = self.last_sweep.lock().unwrap_or_else(|e| e.into_inner());
+        if last_sweep.elapsed() >= self.max_age {
+            entries.retain(|_, (written_at, _)| written_at.elapsed() < self.max_age);
+            *last_sweep = Instant::now();
+        }
+        entries.insert(uid.to_owned(), (Instant::now(), status));
     }
 
     /// Forgets an object (deleted).
@@ -115,6 +121,25 @@ mod tests {
         assert_eq!(cache.latest("a", 1), 2, "stale watch");
         assert_eq!(cache.latest("a", 2), 2, "watch caught up");
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn entries_nobody_asks_for_again_are_swept() {
+        let cache = StatusCache::new(Duration::from_millis(20));
+        cache.remember("a", 1);
+        cache.remember("b", 1);
+        std::thread::sleep(Duration::from_millis(30));
+        cache.remember("c", 1);
+        assert_eq!(cache.len(), 1, "a and b were swept, c is new");
+    }
+
+    #[test]
+    fn a_condition_written_now_reads_back_equal() {
+        let written = crate::controller::now();
+        let json = serde_json::to_string(&written).unwrap();
+        let read: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time =
+            serde_json::from_str(&json).unwrap();
+        assert_eq!(read, written, "{json}");
     }
 
     #[test]
