@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::core::PartialObjectMeta;
@@ -24,6 +24,7 @@ use super::backoff::ObjectBackoff;
 use super::credentials::{CredentialStore, SecretKey};
 use super::events::EventPublisher;
 use super::logos::{self, SourceKind};
+use super::name_index::NameIndex;
 use super::snapshot::RoomSnapshots;
 use super::status_cache::{LastObserved, StatusCache};
 use super::{Context, Error, HOST_URL_LABEL, Settings, room, theme};
@@ -395,22 +396,15 @@ fn controllers(
     )
     .with_config(controller_config);
 
-    // The host-URL Secrets trigger their rooms and are kept (names and owners
-    // only) so that a reconcile knows the Secret exists without reading it.
-    let (host_url_secrets, writer) = reflector::store::<PartialObjectMeta<Secret>>();
-    let host_url_secret_events = reflector(
-        writer,
-        watcher(
-            api::<PartialObjectMeta<Secret>>(kube, ns),
-            watcher::Config::default().labels(HOST_URL_LABEL),
-        )
-        .modify(|secret| {
-            let meta = &mut secret.metadata;
-            meta.managed_fields = None;
-            meta.annotations = None;
-            meta.labels = None;
-        }),
+    // The host-URL Secrets trigger their rooms; their names are kept so that
+    // a reconcile knows the Secret exists without reading it.
+    let host_url_secrets = NameIndex::default();
+    let index = host_url_secrets.clone();
+    let host_url_secret_events = watcher(
+        api::<PartialObjectMeta<Secret>>(kube, ns),
+        watcher::Config::default().labels(HOST_URL_LABEL),
     )
+    .inspect_ok(move |event| index.apply(event))
     .touched_objects();
 
     let context = Arc::new(Context {
