@@ -968,8 +968,9 @@ async fn wait_all_ready(
 }
 
 /// Waits until the themes' `status.rooms` name every room that uses them
-/// (the operator writes those tallies at most every few seconds), so that
-/// the steady state starts once the operator has nothing left to write.
+/// and their `status.roomCount` counts them in the API (the operator writes
+/// those tallies at most every few seconds), so that the steady state starts
+/// once the operator has nothing left to write.
 async fn wait_theme_tallies(
     kube: &kube::Client,
     themed_rooms: usize,
@@ -982,13 +983,17 @@ async fn wait_theme_tallies(
             .list(&Default::default())
             .await
             .map_err(|e| format!("listing themes: {e}"))?;
-        let tallied: usize = listed
+        let statuses: Vec<_> = listed
             .items
             .iter()
             .filter_map(|t| t.status.as_ref())
-            .map(|s| s.rooms.len())
-            .sum();
-        if tallied >= themed_rooms {
+            .collect();
+        let tallied: usize = statuses.iter().map(|s| s.rooms.len()).sum();
+        // Every room of the run is ours: the API's count equals the list's.
+        let counted = statuses
+            .iter()
+            .all(|s| s.room_count == u32::try_from(s.rooms.len()).ok());
+        if tallied >= themed_rooms && counted {
             return Ok(started.elapsed());
         }
         if started.elapsed() > timeout {
