@@ -471,15 +471,21 @@ fn controllers(
                 .theme_ref
                 .map(|r| ObjectRef::<MeetingTheme>::new(&r.name).within(&namespace))
         })
+        // Metadata only: a changed resourceVersion is all a trigger needs, and
+        // the contents (host URLs, credentials, 1 MB images) stay unread here.
         .watches(
-            api::<ConfigMap>(kube, ns),
+            api::<PartialObjectMeta<ConfigMap>>(kube, ns),
             watcher::Config::default().any_semantic(),
-            move |map: ConfigMap| logos::themes_using(&logo_maps, SourceKind::ConfigMap, &map),
+            move |map: PartialObjectMeta<ConfigMap>| {
+                logos::themes_using(&logo_maps, SourceKind::ConfigMap, &map)
+            },
         )
         .watches(
-            api::<Secret>(kube, ns),
+            api::<PartialObjectMeta<Secret>>(kube, ns),
             watcher::Config::default().any_semantic(),
-            move |secret: Secret| logos::themes_using(&logo_secrets, SourceKind::Secret, &secret),
+            move |secret: PartialObjectMeta<Secret>| {
+                logos::themes_using(&logo_secrets, SourceKind::Secret, &secret)
+            },
         )
         .graceful_shutdown_on(shutdown)
         .run(
