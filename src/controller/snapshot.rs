@@ -122,8 +122,17 @@ impl RoomSnapshots {
             slot.refresh.clone()
         };
         let _single_flight = refresh.lock().await;
-        if self.lock().get(&app).is_some_and(is_fresh) {
-            return Ok(());
+        {
+            let mut slots = self.lock();
+            if slots.get(&app).is_some_and(is_fresh) {
+                return Ok(());
+            }
+            // Stale for this caller: let it go before the new listing is
+            // read, so that two listings (10,000 rooms each) are never held
+            // at once. Readers meanwhile wait for the new one.
+            if let Some(slot) = slots.get_mut(&app) {
+                slot.listing = None;
+            }
         }
         let started = Instant::now();
         let rooms: HashMap<String, Arc<Room>> = client
