@@ -4,6 +4,8 @@
 
 #[path = "support/operator.rs"]
 mod operator_env;
+#[path = "support/rss.rs"]
+mod rss;
 mod support;
 
 use std::collections::BTreeMap;
@@ -591,9 +593,10 @@ async fn room_expired_callback_marks_the_room_expired_at_once() {
 
 mod fuzz {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
 
+    use crate::rss::RssSampler;
     use bytes::Bytes;
     use meetings_operator::callbacks::event::{self, EventKind};
     use meetings_operator::callbacks::{
@@ -745,16 +748,6 @@ mod fuzz {
             }
         });
         reqwest::Body::wrap_stream(stream)
-    }
-
-    /// Resident memory of this process in KiB.
-    fn rss_kib() -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("a VmRSS line")
     }
 
     // -----------------------------------------------------------------------------------
@@ -1212,37 +1205,34 @@ mod fuzz {
         let http = reqwest::Client::new();
         let url = format!("{}/sessions", endpoint.base);
 
-        // One body far larger than any socket buffer: refused long before its end.
+        // One body far larger than any socket buffer: refused long before its
+        // end. The receiver answers 413 at once and drains at most 16 MiB
+        // before closing; a sender that is still writing then (a busy machine)
+        // sees the connection reset instead of the 413. Either way the body
+        // is cut off early.
         let pulled = Arc::new(AtomicUsize::new(0));
         const HUGE: usize = 1 << 30;
-        let status = post(
+        let answer = post(
             &http,
             url.clone(),
             "application/json",
             endless(HUGE, pulled.clone()),
         )
-        .await
-        .expect("an answer");
+        .await;
         let pulled = pulled.load(Ordering::Relaxed);
-        println!("1 GiB chunked body: {status} after {pulled} bytes were handed to the connection");
-        assert_eq!(status, 413);
+        println!(
+            "1 GiB chunked body: {answer:?} after {pulled} bytes were handed to the connection"
+        );
+        assert!(
+            matches!(answer, Ok(413) | Err(_)),
+            "a 1 GiB body got {answer:?}"
+        );
         assert!(pulled < 64 << 20, "{pulled} bytes were sent");
 
         // 200 bodies of 8 MiB at once, sampling RSS all along.
         const BODIES: usize = 200;
         const EACH: usize = 8 << 20;
-        let before = rss_kib();
-        let peak = Arc::new(AtomicUsize::new(before as usize));
-        let sampling = Arc::new(AtomicBool::new(true));
-        let sampler = {
-            let (peak, sampling) = (peak.clone(), sampling.clone());
-            std::thread::spawn(move || {
-                while sampling.load(Ordering::Relaxed) {
-                    peak.fetch_max(rss_kib() as usize, Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            })
-        };
+        let sampler = RssSampler::start();
         let started = Instant::now();
         let pulled = Arc::new(AtomicUsize::new(0));
         let answers = futures::future::join_all((0..BODIES).map(|_| {
@@ -1250,10 +1240,7 @@ mod fuzz {
             post(&http, url.clone(), "application/json", body)
         }))
         .await;
-        sampling.store(false, Ordering::Relaxed);
-        sampler.join().expect("the sampler");
-        let after = rss_kib();
-        let peak = peak.load(Ordering::Relaxed) as u64;
+        let rss = sampler.stop();
         let mut statuses = std::collections::BTreeMap::<String, usize>::new();
         for answer in &answers {
             let key = match answer {
@@ -1269,18 +1256,18 @@ mod fuzz {
              RSS before {} MiB, peak {} MiB (+{} MiB), after {} MiB",
             EACH >> 20,
             started.elapsed(),
-            before >> 10,
-            peak >> 10,
-            peak.saturating_sub(before) >> 10,
-            after >> 10,
+            rss.before >> 10,
+            rss.peak >> 10,
+            rss.growth() >> 10,
+            rss.after >> 10,
         );
         assert_eq!(statuses.get("413"), Some(&BODIES), "{statuses:?}");
         // About 0.5 MiB per open connection (HTTP buffers on both ends, the 64 KiB
         // kept per request); holding the bodies would take 1,600 MiB.
         assert!(
-            peak.saturating_sub(before) < 256 * 1024,
+            rss.growth() < 256 * 1024,
             "RSS grew by {} MiB while {sent_mib} MiB were offered",
-            peak.saturating_sub(before) >> 10
+            rss.growth() >> 10
         );
         assert_eq!(
             endpoint.counted("unknown", "too_large"),

@@ -4,6 +4,8 @@
 //! (a `next` link that does not advance, unexpected statuses, recorded request headers)
 //! use a small scripted HTTP server on loopback.
 
+#[path = "support/rss.rs"]
+mod rss;
 use std::collections::{BTreeSet, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -1905,8 +1907,9 @@ async fn debug_output_never_contains_the_private_key() {
 // Malformed and oversized 200 answers
 
 mod malformed_answers {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use crate::rss::RssSampler;
     use meetings_operator::meetings::client::MAX_RESPONSE_BYTES;
     use meetings_operator::simulator::Malformation;
     use proptest::prelude::*;
@@ -2187,16 +2190,6 @@ mod malformed_answers {
         );
     }
 
-    /// Resident memory of this process in KiB.
-    fn rss_kib() -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn oversized_answers_are_cut_off_at_the_cap_and_memory_stays_bounded() {
         const CALLS: usize = 4;
@@ -2206,34 +2199,20 @@ mod malformed_answers {
             "getRoom",
             FaultKind::OversizedBody { bytes: OFFERED },
         ));
-        let before = rss_kib();
-        let peak = Arc::new(AtomicUsize::new(before as usize));
-        let sampling = Arc::new(AtomicBool::new(true));
-        let sampler = {
-            let (peak, sampling) = (peak.clone(), sampling.clone());
-            std::thread::spawn(move || {
-                while sampling.load(Ordering::Relaxed) {
-                    peak.fetch_max(rss_kib() as usize, Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            })
-        };
+        let sampler = RssSampler::start();
         let started = Instant::now();
         let results = futures::future::join_all((0..CALLS).map(|_| f.call("getRoom"))).await;
         let took = started.elapsed();
-        sampling.store(false, Ordering::Relaxed);
-        sampler.join().unwrap();
-        let peak = peak.load(Ordering::Relaxed) as u64;
-        let after = rss_kib();
+        let rss = sampler.stop();
         println!(
             "{CALLS} getRoom answers of {} MiB at once, cut at {} MiB, in {took:?}: \
              RSS before {} MiB, peak {} MiB (+{} MiB), after {} MiB",
             OFFERED >> 20,
             MAX_RESPONSE_BYTES >> 20,
-            before >> 10,
-            peak >> 10,
-            peak.saturating_sub(before) >> 10,
-            after >> 10,
+            rss.before >> 10,
+            rss.peak >> 10,
+            rss.growth() >> 10,
+            rss.after >> 10,
         );
         for result in &results {
             assert!(
@@ -2245,9 +2224,9 @@ mod malformed_answers {
         // Each call holds at most the cap (4 x 16 MiB, plus other tests running
         // alongside); reading whole answers would need 1 GiB.
         assert!(
-            peak.saturating_sub(before) < 256 * 1024,
+            rss.growth() < 256 * 1024,
             "RSS grew by {} MiB",
-            peak.saturating_sub(before) >> 10
+            rss.growth() >> 10
         );
         assert!(took < Duration::from_secs(10), "{took:?}");
         assert!(f.h.sim.faults().remove(id));
