@@ -18,6 +18,8 @@
 
 #[path = "support/operator.rs"]
 mod operator_env;
+#[path = "support/operator_process.rs"]
+mod operator_process;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -145,31 +147,22 @@ impl Replicas {
         let log = std::fs::File::create(self.logs.join(format!("operator-{identity}.log")))
             .expect("an operator log file");
         let log2 = log.try_clone().expect("an operator log file");
-        let ns = &self.ns;
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_meetings-operator"))
-            .arg("run")
-            .args(["--namespace", ns, "--api-url", &self.api_url])
-            .args([
-                "--default-credentials",
-                &format!("{ns}/meetings-credentials"),
-            ])
-            .args(["--metrics-addr", "127.0.0.1:0"])
-            .args(["--lease-namespace", ns, "--lease-name", LEASE_NAME])
-            .args(["--lease-identity", &identity])
-            .args(["--lease-duration=3s", "--lease-renew-interval=1s"])
-            .args(["--lease-renew-deadline=2s", "--lease-retry-period=500ms"])
-            .args(["--resync-period=5s", "--credentials-recheck=1s"])
-            .args(["--rate-limit=200", "--rate-burst=50", "--api-timeout=2s"])
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("RUST_LOG", "info")
-            .env_remove("POD_NAME")
-            .env_remove("POD_NAMESPACE")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the operator starts");
+        let child = operator_process::replica_command(
+            &self.kubeconfig,
+            &self.ns,
+            &self.api_url,
+            operator_env::CREDENTIALS_SECRET,
+            LEASE_NAME,
+            &identity,
+        )
+        .args(["--resync-period=5s"])
+        .args(["--rate-limit=200", "--rate-burst=50", "--api-timeout=2s"])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        .spawn()
+        .expect("the operator starts");
         self.processes.push((identity, child));
     }
 

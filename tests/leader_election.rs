@@ -2,6 +2,8 @@
 //! one Lease, and two operator processes handing over work when the leader
 //! is killed.
 
+#[path = "support/operator_process.rs"]
+mod operator_process;
 mod support;
 
 use std::collections::BTreeSet;
@@ -267,30 +269,23 @@ struct OperatorProcess {
 
 impl OperatorProcess {
     fn spawn(kubeconfig: &std::path::Path, ns: &str, api_url: &str, identity: &str) -> Self {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_meetings-operator"))
-            .arg("run")
-            .args(["--namespace", ns])
-            .args(["--api-url", api_url])
-            .args(["--default-credentials", &format!("{ns}/{CREDENTIALS}")])
-            .args(["--metrics-addr", "127.0.0.1:0"])
-            .args(["--lease-namespace", ns, "--lease-name", LEASE_NAME])
-            .args(["--lease-identity", identity])
-            .args(["--lease-duration=3s", "--lease-renew-interval=1s"])
-            .args(["--lease-renew-deadline=2s", "--lease-retry-period=500ms"])
-            .args(["--resync-period=30s", "--credentials-recheck=1s"])
-            .arg("--log-json")
-            .env("KUBECONFIG", kubeconfig)
-            .env(
-                "RUST_LOG",
-                "info,meetings_operator::controller::runner=debug",
-            )
-            .env_remove("POD_NAME")
-            .env_remove("POD_NAMESPACE")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the operator starts");
+        let mut child = operator_process::replica_command(
+            kubeconfig,
+            ns,
+            api_url,
+            CREDENTIALS,
+            LEASE_NAME,
+            identity,
+        )
+        .args(["--resync-period=30s", "--log-json"])
+        .env(
+            "RUST_LOG",
+            "info,meetings_operator::controller::runner=debug",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the operator starts");
         let logs = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().expect("stdout is piped");
         let sink = logs.clone();
