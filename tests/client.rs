@@ -1917,27 +1917,16 @@ mod malformed_answers {
 
     use super::*;
 
-    /// Every operation the client has, by the simulator's operation id.
-    const OPERATIONS: [&str; 18] = [
-        "getRooms",
-        "getRoomsByThemeId",
-        "createRoom",
-        "getRoom",
-        "updateRoom",
-        "getRecording",
-        "deleteRecording",
-        "getSessionRecordings",
-        "getDialInNumbers",
-        "getThemes",
-        "createTheme",
-        "getThemeById",
-        "updateTheme",
-        "deleteTheme",
-        "getUploadUrlsForTheme",
-        "finalizeLogosForTheme",
-        "updateApplication",
-        "storageUpload",
-    ];
+    /// Every operation the client has, by the simulator's operation id: all
+    /// the simulator serves but the logo download, which only browsers use.
+    /// An operation the simulator gains fails `Fixture::call` until the
+    /// client and this test cover it.
+    fn operations() -> Vec<&'static str> {
+        meetings_operator::simulator::OPERATION_IDS
+            .into_iter()
+            .filter(|op| *op != "storageDownload")
+            .collect()
+    }
 
     /// Operations whose answer body the client does not use (it still reads it, up to the cap).
     const BODYLESS: [&str; 4] = [
@@ -2070,7 +2059,7 @@ mod malformed_answers {
         let f = rt.block_on(Fixture::start());
         // What each operation answers without faults; it must answer the same afterwards.
         let mut baseline = std::collections::BTreeMap::new();
-        for operation in OPERATIONS {
+        for operation in operations() {
             let result = rt.block_on(f.call(operation));
             baseline.insert(operation, kind(&result));
         }
@@ -2082,11 +2071,7 @@ mod malformed_answers {
             ..Config::default()
         });
         let seen = Mutex::new(std::collections::BTreeMap::<String, u32>::new());
-        let strategy = (
-            prop::sample::select(OPERATIONS.to_vec()),
-            fault(),
-            any::<bool>(),
-        );
+        let strategy = (prop::sample::select(operations()), fault(), any::<bool>());
         let result = runner.run(&strategy, |(operation, fault, over_http)| {
             let spec = FaultSpec::new(operation, fault).times(1);
             let before = f.h.count(operation);
@@ -2177,7 +2162,7 @@ mod malformed_answers {
         }
         println!(
             "client fuzz: {cases} faulted calls over {} operations: {:?}",
-            OPERATIONS.len(),
+            operations().len(),
             seen.lock().unwrap()
         );
         assert!(
