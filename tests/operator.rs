@@ -630,3 +630,47 @@ async fn a_permanently_failing_create_backs_off_instead_of_looping() {
     assert!(per_minute <= 40.0, "{per_minute} calls/min: {counters:?}");
     assert_eq!(env.sim.rooms(&env.app.application_id).len(), 0);
 }
+
+#[tokio::test]
+async fn a_theme_deleted_while_its_create_is_in_doubt_is_deleted_in_the_api() {
+    // The create commits but its answer is lost, and listing themes (how a
+    // lost create is found) fails: the theme stays in doubt. Deleting the
+    // MeetingTheme then must find and delete the remote theme, not leak it.
+    let mut env = OperatorEnv::new("theme-doubt", |_| {}).await;
+    env.sim
+        .faults()
+        .add(FaultSpec::new("createTheme", FaultKind::CommitThenDrop).times(1));
+    let listing_fails = env.sim.faults().add(FaultSpec::new(
+        "getThemes",
+        FaultKind::ServerError { status: Some(503) },
+    ));
+    env.start_operator();
+    let mut forced = theme("doubt");
+    forced["spec"]["deletionPolicy"] = json!("ForceDelete");
+    env.create::<MeetingTheme>(forced).await.unwrap();
+    support::eventually("the create to commit", Duration::from_secs(30), || async {
+        (env.sim.themes(&env.app.application_id).len() == 1).then_some(())
+    })
+    .await;
+    let in_doubt = env
+        .wait_for::<MeetingTheme, _>("doubt", "a pending create", Duration::from_secs(30), |t| {
+            t.status
+                .as_ref()
+                .is_some_and(|s| s.pending_create.is_some() && s.theme_id.is_none())
+        })
+        .await;
+    assert!(in_doubt.status.is_some());
+
+    env.delete::<MeetingTheme>("doubt").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let held: Option<MeetingTheme> = env.api::<MeetingTheme>().get_opt("doubt").await.unwrap();
+    assert!(
+        held.is_some(),
+        "the finalizer holds while the remote theme cannot be looked up"
+    );
+    assert!(env.sim.faults().remove(listing_fails));
+    env.wait_gone::<MeetingTheme>("doubt", Duration::from_secs(30))
+        .await;
+    let left = env.sim.themes(&env.app.application_id);
+    assert!(left.is_empty(), "leaked: {left:?}");
+}

@@ -633,6 +633,33 @@ fn ready(
 
 /// Deletion per policy. `None` when the finalizer is gone; otherwise the
 /// blocked status and when to look again.
+/// The id of the remote theme a create with a lost answer made, found by
+/// name, if it made one.
+async fn created_in_doubt(
+    theme: &MeetingTheme,
+    ctx: &Ctx,
+    status: &MeetingThemeStatus,
+) -> Result<Option<String>, Failure> {
+    let namespace = theme.namespace().unwrap_or_default();
+    let client = match client_for(theme, ctx, &namespace).await {
+        Ok(client) => client,
+        Err(message) => {
+            return Err((
+                failed(theme, status.clone(), reasons::CREDENTIALS, message),
+                Action::requeue(ctx.backoff.next_delay(&key(theme))),
+            ));
+        }
+    };
+    let name = theme.desired_theme_name();
+    match client.themes().await {
+        Ok(themes) => Ok(themes
+            .into_iter()
+            .find(|t| t.theme_name.as_deref() == Some(name.as_str()))
+            .map(|t| t.theme_id)),
+        Err(error) => Err(api_failure(theme, ctx, status.clone(), error, "RecoverCreate").await),
+    }
+}
+
 async fn cleanup(
     theme: &MeetingTheme,
     api: &Api<MeetingTheme>,
@@ -643,7 +670,19 @@ async fn cleanup(
         return Ok(None);
     }
     let policy = theme.spec.deletion_policy;
-    let Some(theme_id) = status.theme_id.clone() else {
+    let theme_id = match status.theme_id.clone() {
+        Some(id) => Some(id),
+        // A create whose answer was lost may have made the theme: find it,
+        // or deleting the MeetingTheme would leak it.
+        None if status.pending_create.is_some() && policy != ThemeDeletionPolicy::Orphan => {
+            match created_in_doubt(theme, ctx, &status).await {
+                Ok(found) => found,
+                Err(failure) => return Ok(Some(failure)),
+            }
+        }
+        None => None,
+    };
+    let Some(theme_id) = theme_id else {
         remove_finalizer(api, theme, FINALIZER).await?;
         return Ok(None);
     };
