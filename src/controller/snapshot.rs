@@ -25,6 +25,16 @@ struct Slot {
     refresh: Arc<tokio::sync::Mutex<()>>,
 }
 
+impl Slot {
+    /// The slot's listing, newer than or the same as `validated` (a caller's
+    /// fresh listing) and the one its overlay was pruned for; `validated`
+    /// while a refresh is under way, when the overlay still holds every
+    /// write since `validated` was taken.
+    fn current_or<'a>(&'a self, validated: &'a Listing) -> &'a Listing {
+        self.listing.as_ref().map_or(validated, |(_, rooms)| rooms)
+    }
+}
+
 /// Snapshots of remote rooms per application id.
 #[derive(Default)]
 pub struct RoomSnapshots {
@@ -49,17 +59,17 @@ impl RoomSnapshots {
         room_id: &str,
         freshness: Freshness,
     ) -> Result<Option<Arc<Room>>, ApiError> {
-        let app = client.application_id();
-        self.ensure_fresh(client, freshness).await?;
+        let validated = self.ensure_fresh(client, freshness).await?;
         let slots = self.lock();
-        let slot = slots.get(app);
-        Ok(slot.and_then(|s| {
-            s.overlay
-                .get(room_id)
-                .map(|(_, room)| room)
-                .or_else(|| s.listing.as_ref().and_then(|(_, rooms)| rooms.get(room_id)))
-                .cloned()
-        }))
+        let Some(slot) = slots.get(client.application_id()) else {
+            return Ok(validated.get(room_id).cloned());
+        };
+        Ok(slot
+            .overlay
+            .get(room_id)
+            .map(|(_, room)| room)
+            .or_else(|| slot.current_or(&validated).get(room_id))
+            .cloned())
     }
 
     /// Every room of the application matching `predicate`, from a listing
@@ -70,18 +80,19 @@ impl RoomSnapshots {
         freshness: Freshness,
         predicate: impl Fn(&Room) -> bool,
     ) -> Result<Vec<Arc<Room>>, ApiError> {
-        self.ensure_fresh(client, freshness).await?;
+        let validated = self.ensure_fresh(client, freshness).await?;
         let slots = self.lock();
         let Some(slot) = slots.get(client.application_id()) else {
-            return Ok(Vec::new());
+            return Ok(validated
+                .values()
+                .filter(|room| predicate(room))
+                .cloned()
+                .collect());
         };
-        let listed = slot.listing.as_ref().map(|(_, rooms)| rooms.clone());
         let mut found: HashMap<&str, Arc<Room>> = HashMap::new();
-        if let Some(rooms) = listed.as_ref() {
-            for (id, room) in rooms.iter() {
-                if predicate(room) {
-                    found.insert(id.as_str(), room.clone());
-                }
+        for (id, room) in slot.current_or(&validated).iter() {
+            if predicate(room) {
+                found.insert(id.as_str(), room.clone());
             }
         }
         for (id, (_, room)) in &slot.overlay {
@@ -101,35 +112,39 @@ impl RoomSnapshots {
             .insert(room.id.clone(), (Instant::now(), Arc::new(room)));
     }
 
+    /// A listing that satisfies `freshness`, read now unless one is held.
     async fn ensure_fresh(
         &self,
         client: &MeetingsClient,
         freshness: Freshness,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Listing, ApiError> {
         let app = client.application_id().to_owned();
-        let is_fresh = |slot: &Slot| {
-            slot.listing.as_ref().is_some_and(|(taken_at, _)| {
-                taken_at.elapsed() <= freshness.max_age
-                    && freshness.not_before.is_none_or(|t| *taken_at >= t)
-            })
+        let fresh_listing = |slot: &Slot| {
+            slot.listing
+                .as_ref()
+                .filter(|(taken_at, _)| {
+                    taken_at.elapsed() <= freshness.max_age
+                        && freshness.not_before.is_none_or(|t| *taken_at >= t)
+                })
+                .map(|(_, rooms)| rooms.clone())
         };
         let refresh = {
             let mut slots = self.lock();
             let slot = slots.entry(app.clone()).or_default();
-            if is_fresh(slot) {
-                return Ok(());
+            if let Some(listing) = fresh_listing(slot) {
+                return Ok(listing);
             }
             slot.refresh.clone()
         };
         let _single_flight = refresh.lock().await;
         {
             let mut slots = self.lock();
-            if slots.get(&app).is_some_and(is_fresh) {
-                return Ok(());
+            if let Some(listing) = slots.get(&app).and_then(fresh_listing) {
+                return Ok(listing);
             }
             // Stale for this caller: let it go before the new listing is
             // read, so that two listings (10,000 rooms each) are never held
-            // at once. Readers meanwhile wait for the new one.
+            // at once. Readers holding it keep their copy (see `current_or`).
             if let Some(slot) = slots.get_mut(&app) {
                 slot.listing = None;
             }
@@ -140,13 +155,14 @@ impl RoomSnapshots {
             .map_ok(|room| (room.id.clone(), Arc::new(room)))
             .try_collect()
             .await?;
+        let listing = Arc::new(rooms);
         let mut slots = self.lock();
         let slot = slots.entry(app).or_default();
-        slot.listing = Some((started, Arc::new(rooms)));
+        slot.listing = Some((started, listing.clone()));
         // Keep writes recorded while the listing was running: it may predate them.
         slot.overlay
             .retain(|_, (recorded_at, _)| *recorded_at >= started);
-        Ok(())
+        Ok(listing)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
