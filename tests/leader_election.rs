@@ -570,13 +570,19 @@ async fn a_killed_leaders_pending_work_is_finished_by_the_other_process() {
             .contains("\nmeetings_operator_leader 1\n")
     );
 
-    let b_metrics = get(&format!("{b_http}/metrics")).await.1;
-    assert!(
-        b_metrics.contains(
-            "meetings_operator_objects{kind=\"MeetingRoom\",condition=\"Ready\",status=\"True\"} 10\n"
-        ),
-        "{b_metrics}"
-    );
+    // The gauge counts b's watch cache, which shows the last status write a
+    // moment after the API server has it.
+    let ready_gauge =
+        "meetings_operator_objects{kind=\"MeetingRoom\",condition=\"Ready\",status=\"True\"} 10\n";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let b_metrics = loop {
+        let b_metrics = get(&format!("{b_http}/metrics")).await.1;
+        if b_metrics.contains(ready_gauge) || Instant::now() > deadline {
+            break b_metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(b_metrics.contains(ready_gauge), "{b_metrics}");
 
     // Exactly one remote room per MeetingRoom.
     let remote = sim.rooms(&app.application_id);
