@@ -1,5 +1,6 @@
 //! meetings-operator: manage Vonage Meetings rooms and themes declaratively from Kubernetes.
 
+pub mod allocator;
 pub mod callbacks;
 pub mod controller;
 pub mod crd;

@@ -47,6 +47,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    meetings_operator::allocator::return_large_buffers_to_the_system();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crd { write, check } => crd_command(write, check),

@@ -147,11 +147,11 @@ async fn wait_live(
         .wait_for::<MeetingRoom, _>(name, what, WAIT, |room| {
             room.status
                 .as_ref()
-                .and_then(|s| s.live.as_ref())
+                .and_then(|s| s.live.as_deref())
                 .is_some_and(&check)
         })
         .await;
-    room.status.and_then(|s| s.live).expect("status.live")
+    *room.status.and_then(|s| s.live).expect("status.live")
 }
 
 /// How many times each reason was reported for `name`: Kubernetes folds

@@ -103,6 +103,23 @@ async fn theme_then_room_become_ready_with_code_urls_and_host_secret() {
         })
         .await;
     assert_eq!(theme.status.unwrap().rooms, ["weekly"]);
+
+    // A deleted host-URL Secret is written again from one read of the room
+    // (the shared listing keeps no host URLs).
+    let reads_before = env.sim.counters().operation("getRoom");
+    env.delete::<Secret>(&secret_name).await;
+    let rewritten = env
+        .wait_for::<Secret, _>(
+            &secret_name,
+            "written again",
+            Duration::from_secs(30),
+            |s| s.metadata.deletion_timestamp.is_none() && s.metadata.uid != secret.metadata.uid,
+        )
+        .await;
+    let again = String::from_utf8(rewritten.data.unwrap()["hostUrl"].0.clone()).unwrap();
+    assert!(again.contains("participant_token="), "{again}");
+    assert!(env.sim.counters().operation("getRoom") > reads_before);
+    assert_eq!(env.sim.counters().operation("createRoom"), 1);
 }
 
 #[tokio::test]
@@ -257,6 +274,40 @@ async fn a_room_waits_for_its_theme_and_follows_theme_changes() {
         .await
         .unwrap();
     assert_eq!(remote.theme_id.as_deref(), Some(other_id.as_str()));
+}
+
+#[tokio::test]
+async fn a_room_moving_between_themes_updates_both_tallies_without_a_resync() {
+    let mut env = OperatorEnv::new("tally", |_| {}).await;
+    // Resyncs are far away: only the room watch can move the tallies in time.
+    env.options.settings.resync = Duration::from_secs(600);
+    env.start_operator();
+    for name in ["first", "second"] {
+        env.create::<MeetingTheme>(theme(name)).await.unwrap();
+    }
+    env.create::<MeetingRoom>(long_term_room("mover", Some("first")))
+        .await
+        .unwrap();
+    ready_room(&env, "mover").await;
+    let tally = |names: &'static [&'static str]| {
+        move |t: &MeetingTheme| t.status.as_ref().is_some_and(|s| s.rooms == names)
+    };
+    let wait = Duration::from_secs(20);
+    env.wait_for::<MeetingTheme, _>("first", "listing the room", wait, tally(&["mover"]))
+        .await;
+    // Past the passes that follow a tally write (TALLY_INTERVAL, 2 s).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    env.patch_room_spec("mover", json!({"themeRef": {"name": "second"}}))
+        .await;
+    env.wait_for::<MeetingTheme, _>("first", "no longer listing it", wait, tally(&[]))
+        .await;
+    env.wait_for::<MeetingTheme, _>("second", "listing it", wait, tally(&["mover"]))
+        .await;
+
+    env.delete::<MeetingRoom>("mover").await;
+    env.wait_for::<MeetingTheme, _>("second", "forgetting it", wait, tally(&[]))
+        .await;
 }
 
 #[tokio::test]

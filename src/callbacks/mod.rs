@@ -157,7 +157,7 @@ pub fn effective_urls(
     spec: &MeetingRoomSpec,
     operator: Option<&RoomCallbackUrls>,
 ) -> Option<RoomCallbackUrls> {
-    let own = spec.callback_urls.clone();
+    let own = spec.callback_urls.as_deref().cloned();
     let Some(operator) = operator.filter(|_| spec.operator_callbacks == Some(true)) else {
         return own;
     };
@@ -234,7 +234,7 @@ mod tests {
         assert_eq!(effective_urls(&off, Some(&operator)), None);
         assert_eq!(
             effective_urls(&with_own, None),
-            with_own.callback_urls.clone()
+            with_own.callback_urls.as_deref().cloned()
         );
     }
 }

@@ -166,7 +166,7 @@ impl Receiver {
     /// Merges `facts` into the room's state and writes `status.live` if it changed.
     async fn merge(&self, room: &MeetingRoom, facts: &[Fact]) -> Outcome {
         let uid = room.uid().unwrap_or_default();
-        let live = room.status.as_ref().and_then(|s| s.live.as_ref());
+        let live = room.status.as_ref().and_then(|s| s.live.as_deref());
         let entry = lock(&self.rooms).entry(&uid, live);
         // One merge and write at a time per room, so writes never go back in time.
         let mut entry = entry.lock().await;
@@ -261,7 +261,7 @@ impl Receiver {
         tokio::spawn(async move {
             let namespace = room.namespace().unwrap_or_default();
             match credentials
-                .client(&namespace, room.spec.credentials_ref.as_ref())
+                .client(&namespace, room.spec.credentials_ref.as_deref())
                 .await
             {
                 Ok(client) => match client.get_room(&room_id).await {

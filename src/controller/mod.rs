@@ -111,6 +111,9 @@ pub struct Context {
     pub themes: Store<MeetingTheme>,
     /// Cache of every watched `MeetingRoom`.
     pub rooms: Store<MeetingRoom>,
+    /// Set once `rooms` holds the first complete list: until then a theme
+    /// cannot tell which rooms use it.
+    pub rooms_synced: Arc<std::sync::atomic::AtomicBool>,
     /// Names of the host-URL Secrets seen through their watch.
     pub host_url_secrets: name_index::NameIndex,
     /// Room statuses written but not yet seen through the watch.

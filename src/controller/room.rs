@@ -174,7 +174,7 @@ async fn api_failure(
         ErrorClass::Unauthorized => {
             ctx.credentials.forget(
                 &room.namespace().unwrap_or_default(),
-                room.spec.credentials_ref.as_ref(),
+                room.spec.credentials_ref.as_deref(),
             );
             ctx.events
                 .warning(room, reason::CREDENTIALS, action, message.clone())
@@ -205,7 +205,7 @@ async fn sync(
 ) -> Result<Outcome, Error> {
     let client = match ctx
         .credentials
-        .client(namespace, room.spec.credentials_ref.as_ref())
+        .client(namespace, room.spec.credentials_ref.as_deref())
         .await
     {
         Ok(client) => client,
@@ -330,7 +330,7 @@ async fn sync(
         }
     };
 
-    if let Err(error) = ensure_host_url_secret(room, ctx, &mut status, &remote).await {
+    if let Err(error) = ensure_host_url_secret(room, ctx, &client, &mut status, &remote).await {
         return Ok(match error {
             Error::Api(error) => api_failure(room, ctx, status, error, "WriteHostUrl").await,
             other => return Err(other),
@@ -629,6 +629,7 @@ async fn update_if_needed(
 async fn ensure_host_url_secret(
     room: &MeetingRoom,
     ctx: &Ctx,
+    client: &MeetingsClient,
     status: &mut MeetingRoomStatus,
     remote: &Room,
 ) -> Result<(), Error> {
@@ -643,6 +644,14 @@ async fn ensure_host_url_secret(
             return Ok(());
         }
     }
+    // A create's answer carries the host URL; the shared listing does not.
+    let read;
+    let remote = if remote.host_url().is_some() {
+        remote
+    } else {
+        read = client.get_room(&remote.id).await?;
+        &read
+    };
     let Some(host_url) = remote.host_url() else {
         return Ok(());
     };
@@ -759,7 +768,7 @@ async fn cleanup(room: &MeetingRoom, api: &Api<MeetingRoom>, ctx: &Ctx) -> Resul
         let namespace = room.namespace().unwrap_or_default();
         let client = ctx
             .credentials
-            .client(&namespace, room.spec.credentials_ref.as_ref())
+            .client(&namespace, room.spec.credentials_ref.as_deref())
             .await
             .map_err(|e| Error::Finalizer(e.to_string()))?;
         // Deleted while a create was unconfirmed: the room may exist all the same.

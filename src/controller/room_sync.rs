@@ -245,7 +245,7 @@ mod tests {
         let update = mutable_diff(
             &s,
             Some("t1"),
-            s.callback_urls.as_ref(),
+            s.callback_urls.as_deref(),
             &remote_long_term(),
         )
         .unwrap();
@@ -262,7 +262,7 @@ mod tests {
         let update = mutable_diff(
             &s,
             Some("t2"),
-            s.callback_urls.as_ref(),
+            s.callback_urls.as_deref(),
             &remote_long_term(),
         )
         .unwrap();

@@ -5,8 +5,10 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::channel::mpsc::UnboundedSender;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -292,6 +294,73 @@ fn prune_cached<K: Resource>(object: &mut K) {
     }
 }
 
+/// Where the room cache sends the themes a room change concerns.
+struct ThemeWakeups {
+    themes: Store<MeetingTheme>,
+    send: UnboundedSender<ObjectRef<MeetingTheme>>,
+    rooms_synced: Arc<AtomicBool>,
+}
+
+impl ThemeWakeups {
+    fn wake(&self, theme: ObjectRef<MeetingTheme>) {
+        // Only fails once the theme controller has stopped.
+        let _ = self.send.unbounded_send(theme);
+    }
+}
+
+/// The theme a room uses, if any.
+fn theme_of(room: &MeetingRoom) -> Option<ObjectRef<MeetingTheme>> {
+    let namespace = room.namespace()?;
+    let theme = room.spec.theme_ref.as_ref()?;
+    Some(ObjectRef::new(&theme.name).within(&namespace))
+}
+
+/// Room watch events applied to the room cache (without what no reconciler
+/// reads), each also waking the themes whose tally it changes: the room's
+/// theme, and the one it used before when that differs. One watch and one
+/// cache of the rooms serve both controllers.
+///
+/// During a (re)list nothing is woken per room; once the list is complete
+/// `rooms_synced` is set and every theme is woken, since rooms that went away
+/// during a relist leave no event of their own.
+fn cached_rooms(
+    events: impl futures::Stream<Item = Result<watcher::Event<MeetingRoom>, watcher::Error>>
+    + Send
+    + 'static,
+    mut writer: reflector::store::Writer<MeetingRoom>,
+    wakeups: ThemeWakeups,
+) -> impl futures::Stream<Item = Result<watcher::Event<MeetingRoom>, watcher::Error>> + Send + 'static
+{
+    let cache = writer.as_reader();
+    events.modify(prune_cached).inspect_ok(move |event| {
+        let previous = match event {
+            watcher::Event::Apply(room) | watcher::Event::Delete(room) => cache
+                .get(&ObjectRef::from(room))
+                .and_then(|cached| theme_of(&cached)),
+            _ => None,
+        };
+        writer.apply_watcher_event(event);
+        match event {
+            watcher::Event::Apply(room) | watcher::Event::Delete(room) => {
+                let current = theme_of(room);
+                if let Some(previous) = previous.filter(|p| Some(p) != current.as_ref()) {
+                    wakeups.wake(previous);
+                }
+                if let Some(theme) = current {
+                    wakeups.wake(theme);
+                }
+            }
+            watcher::Event::InitDone => {
+                wakeups.rooms_synced.store(true, Ordering::Release);
+                for theme in wakeups.themes.state() {
+                    wakeups.wake(ObjectRef::from(theme.as_ref()));
+                }
+            }
+            watcher::Event::Init | watcher::Event::InitApply(_) => {}
+        }
+    })
+}
+
 /// Theme changes as the room controller sees them: applied themes as they
 /// are, and a deleted theme marked as being deleted (a theme without a
 /// finalizer is gone without ever showing a deletion timestamp), so that
@@ -386,10 +455,17 @@ fn controllers(
     )
     .with_config(controller_config.clone());
     let (rooms, room_writer) = reflector::store::<MeetingRoom>();
+    let rooms_synced = Arc::new(AtomicBool::new(false));
+    let (theme_wakeups, woken_themes) = futures::channel::mpsc::unbounded();
     let room_controller = Controller::for_stream(
-        reflector(
+        cached_rooms(
+            watcher(api::<MeetingRoom>(kube, ns), watch.clone()),
             room_writer,
-            watcher(api::<MeetingRoom>(kube, ns), watch.clone()).modify(prune_cached),
+            ThemeWakeups {
+                themes: themes.clone(),
+                send: theme_wakeups,
+                rooms_synced: rooms_synced.clone(),
+            },
         )
         .applied_objects(),
         rooms.clone(),
@@ -417,6 +493,7 @@ fn controllers(
         callback_urls: callback_hooks.urls,
         themes: themes.clone(),
         rooms: rooms.clone(),
+        rooms_synced,
         host_url_secrets,
         room_statuses: StatusCache::new(Duration::from_secs(60)),
         theme_statuses: StatusCache::new(Duration::from_secs(60)),
@@ -465,12 +542,7 @@ fn controllers(
     // Logo sources: a changed ConfigMap or Secret reconciles the themes using it.
     let (logo_maps, logo_secrets) = (themes.clone(), themes.clone());
     let theme_task = theme_controller
-        .watches(api::<MeetingRoom>(kube, ns), watch, |room: MeetingRoom| {
-            let namespace = room.namespace().unwrap_or_default();
-            room.spec
-                .theme_ref
-                .map(|r| ObjectRef::<MeetingTheme>::new(&r.name).within(&namespace))
-        })
+        .reconcile_on(woken_themes)
         // Metadata only: a changed resourceVersion is all a trigger needs, and
         // the contents (host URLs, credentials, 1 MB images) stay unread here.
         .watches(
@@ -482,7 +554,10 @@ fn controllers(
         )
         .watches(
             api::<PartialObjectMeta<Secret>>(kube, ns),
-            watcher::Config::default().any_semantic(),
+            // Never the host-URL Secrets (one per room): no theme reads them.
+            watcher::Config::default()
+                .any_semantic()
+                .labels(&format!("!{HOST_URL_LABEL}")),
             move |secret: PartialObjectMeta<Secret>| {
                 logos::themes_using(&logo_secrets, SourceKind::Secret, &secret)
             },

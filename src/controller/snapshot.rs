@@ -6,6 +6,9 @@
 //! reconciles that find the snapshot stale wait for one refresh instead of
 //! each listing again. Rooms this operator created or changed since the
 //! listing are kept in an overlay, so its own writes never force a re-read.
+//!
+//! Host URLs are credentials, re-issued on every read: the snapshot keeps
+//! none. The rare reconcile that needs one (its Secret is gone) reads the room.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -39,6 +42,12 @@ impl Slot {
 #[derive(Default)]
 pub struct RoomSnapshots {
     slots: Mutex<HashMap<String, Slot>>,
+}
+
+/// `room` without its host URL.
+fn without_host_url(mut room: Room) -> Room {
+    room.links.host_url = None;
+    room
 }
 
 /// How old a snapshot may be for one question.
@@ -108,8 +117,10 @@ impl RoomSnapshots {
     pub fn record(&self, application_id: &str, room: Room) {
         let mut slots = self.lock();
         let slot = slots.entry(application_id.to_owned()).or_default();
-        slot.overlay
-            .insert(room.id.clone(), (Instant::now(), Arc::new(room)));
+        slot.overlay.insert(
+            room.id.clone(),
+            (Instant::now(), Arc::new(without_host_url(room))),
+        );
     }
 
     /// A listing that satisfies `freshness`, read now unless one is held.
@@ -152,7 +163,7 @@ impl RoomSnapshots {
         let started = Instant::now();
         let rooms: HashMap<String, Arc<Room>> = client
             .rooms(RoomScope::All)
-            .map_ok(|room| (room.id.clone(), Arc::new(room)))
+            .map_ok(|room| (room.id.clone(), Arc::new(without_host_url(room))))
             .try_collect()
             .await?;
         let listing = Arc::new(rooms);

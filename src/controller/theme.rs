@@ -85,6 +85,12 @@ pub const TALLY_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Reconciles one theme.
 pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Error> {
+    // Its rooms decide its status and whether it may be deleted; the room
+    // cache wakes every theme once it is complete.
+    if !ctx.rooms_synced.load(std::sync::atomic::Ordering::Acquire) {
+        tracing::debug!("waiting for the room cache");
+        return Ok(Action::await_change());
+    }
     let namespace = theme.namespace().ok_or(Error::MissingField("namespace"))?;
     let api: Api<MeetingTheme> = Api::namespaced(ctx.kube.clone(), &namespace);
     let uid = theme.uid().unwrap_or_default();

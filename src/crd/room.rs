@@ -149,7 +149,7 @@ pub struct MeetingRoomSpec {
     pub join_approval_level: Option<JoinApproval>,
     /// Callback endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callback_urls: Option<RoomCallbackUrls>,
+    pub callback_urls: Option<Box<RoomCallbackUrls>>,
     /// UI features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_features: Option<RoomFeatures>,
@@ -158,7 +158,7 @@ pub struct MeetingRoomSpec {
     pub deletion_policy: RoomDeletionPolicy,
     /// Credentials Secret in this namespace; the operator's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials_ref: Option<CredentialsRef>,
+    pub credentials_ref: Option<Box<CredentialsRef>>,
     /// Adopt this existing remote room instead of creating one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
@@ -214,7 +214,7 @@ pub struct MeetingRoomStatus {
     pub unfixable_differences: Vec<String>,
     /// What is happening in the room now, from the service's callbacks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub live: Option<LiveStatus>,
+    pub live: Option<Box<LiveStatus>>,
 }
 
 /// Live meeting state from callbacks (written by the callback receiver only).
