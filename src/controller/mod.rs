@@ -14,6 +14,7 @@ pub mod runner;
 pub mod snapshot;
 pub mod status_cache;
 pub mod theme;
+mod triggers;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,13 +5,11 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use futures::channel::mpsc::UnboundedSender;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
@@ -29,9 +27,9 @@ use super::logos::{self, SourceKind};
 use super::name_index::NameIndex;
 use super::snapshot::RoomSnapshots;
 use super::status_cache::{LastObserved, StatusCache};
+use super::triggers::{ThemeWakeups, cached_rooms, prune_cached, theme_matters_to, theme_triggers};
 use super::{Context, Error, HOST_URL_LABEL, Settings, room, theme};
 use crate::callbacks::{self, CallbackOptions, CallbackServer, ScopeHooks};
-use crate::crd::conditions::{READY, is_true};
 use crate::crd::{MeetingRoom, MeetingTheme};
 use crate::meetings::{ApiObserver, ClientConfig};
 use crate::telemetry::{self, KIND_ROOM, KIND_THEME, Metrics, Phase, Telemetry};
@@ -283,126 +281,6 @@ fn observed(
         result
     }
     .instrument(span)
-}
-
-/// Drops what no reconciler reads from an object before it is cached.
-fn prune_cached<K: Resource>(object: &mut K) {
-    let meta = object.meta_mut();
-    meta.managed_fields = None;
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-    }
-}
-
-/// Where the room cache sends the themes a room change concerns.
-struct ThemeWakeups {
-    themes: Store<MeetingTheme>,
-    send: UnboundedSender<ObjectRef<MeetingTheme>>,
-    rooms_synced: Arc<AtomicBool>,
-}
-
-impl ThemeWakeups {
-    fn wake(&self, theme: ObjectRef<MeetingTheme>) {
-        // Only fails once the theme controller has stopped.
-        let _ = self.send.unbounded_send(theme);
-    }
-}
-
-/// The theme a room uses, if any.
-fn theme_of(room: &MeetingRoom) -> Option<ObjectRef<MeetingTheme>> {
-    let namespace = room.namespace()?;
-    let theme = room.spec.theme_ref.as_ref()?;
-    Some(ObjectRef::new(&theme.name).within(&namespace))
-}
-
-/// Room watch events applied to the room cache (without what no reconciler
-/// reads), each also waking the themes whose tally it changes: the room's
-/// theme, and the one it used before when that differs. One watch and one
-/// cache of the rooms serve both controllers.
-///
-/// During a (re)list nothing is woken per room; once the list is complete
-/// `rooms_synced` is set and every theme is woken, since rooms that went away
-/// during a relist leave no event of their own.
-fn cached_rooms(
-    events: impl futures::Stream<Item = Result<watcher::Event<MeetingRoom>, watcher::Error>>
-    + Send
-    + 'static,
-    mut writer: reflector::store::Writer<MeetingRoom>,
-    wakeups: ThemeWakeups,
-) -> impl futures::Stream<Item = Result<watcher::Event<MeetingRoom>, watcher::Error>> + Send + 'static
-{
-    let cache = writer.as_reader();
-    events.modify(prune_cached).inspect_ok(move |event| {
-        let previous = match event {
-            watcher::Event::Apply(room) | watcher::Event::Delete(room) => cache
-                .get(&ObjectRef::from(room))
-                .and_then(|cached| theme_of(&cached)),
-            _ => None,
-        };
-        writer.apply_watcher_event(event);
-        match event {
-            watcher::Event::Apply(room) | watcher::Event::Delete(room) => {
-                let current = theme_of(room);
-                if let Some(previous) = previous.filter(|p| Some(p) != current.as_ref()) {
-                    wakeups.wake(previous);
-                }
-                if let Some(theme) = current {
-                    wakeups.wake(theme);
-                }
-            }
-            watcher::Event::InitDone => {
-                wakeups.rooms_synced.store(true, Ordering::Release);
-                for theme in wakeups.themes.state() {
-                    wakeups.wake(ObjectRef::from(theme.as_ref()));
-                }
-            }
-            watcher::Event::Init | watcher::Event::InitApply(_) => {}
-        }
-    })
-}
-
-/// Theme changes as the room controller sees them: applied themes as they
-/// are, and a deleted theme marked as being deleted (a theme without a
-/// finalizer is gone without ever showing a deletion timestamp), so that
-/// [`theme_matters_to`] passes its deletion on to its rooms.
-fn theme_triggers(
-    api: Api<MeetingTheme>,
-    config: watcher::Config,
-) -> impl futures::Stream<Item = Result<MeetingTheme, watcher::Error>> + Send + 'static {
-    watcher(api, config).filter_map(|event| async move {
-        match event {
-            Ok(watcher::Event::Apply(theme) | watcher::Event::InitApply(theme)) => Some(Ok(theme)),
-            Ok(watcher::Event::Delete(mut theme)) => {
-                theme
-                    .metadata
-                    .deletion_timestamp
-                    .get_or_insert_with(|| Time(jiff::Timestamp::now()));
-                Some(Ok(theme))
-            }
-            Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
-            Err(error) => Some(Err(error)),
-        }
-    })
-}
-
-/// Whether a change of `theme` can change what a reconcile of `room` does.
-///
-/// A room reads only its theme's id, readiness and deletion. A theme's status
-/// is rewritten whenever its room list or room count changes, which while
-/// rooms are being created is many times a second; waking every room of the
-/// theme for each of those writes cost one reconcile (and a Kubernetes read)
-/// per room per write. A Ready room that already uses the theme's current id
-/// has nothing to learn from a Ready theme.
-fn theme_matters_to(theme: &MeetingTheme, room: &MeetingRoom) -> bool {
-    let theme_status = theme.status.as_ref();
-    let theme_usable = theme.metadata.deletion_timestamp.is_none()
-        && theme_status.is_some_and(|s| s.theme_id.is_some() && is_true(&s.conditions, READY));
-    let room_settled = room.status.as_ref().is_some_and(|s| {
-        is_true(&s.conditions, READY)
-            && s.theme_id.is_some()
-            && s.theme_id == theme_status.and_then(|t| t.theme_id.clone())
-    });
-    !(theme_usable && room_settled)
 }
 
 /// The two controllers of one scope and their caches.
