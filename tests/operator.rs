@@ -277,7 +277,7 @@ async fn a_room_waits_for_its_theme_and_follows_theme_changes() {
 }
 
 #[tokio::test]
-async fn a_room_moving_between_themes_updates_both_tallies_without_a_resync() {
+async fn rooms_and_themes_wake_each_other_without_a_resync() {
     let mut env = OperatorEnv::new("tally", |_| {}).await;
     // Resyncs are far away: only the room watch can move the tallies in time.
     env.options.settings.resync = Duration::from_secs(600);
@@ -308,6 +308,14 @@ async fn a_room_moving_between_themes_updates_both_tallies_without_a_resync() {
     env.delete::<MeetingRoom>("mover").await;
     env.wait_for::<MeetingTheme, _>("second", "forgetting it", wait, tally(&[]))
         .await;
+
+    // And the other way: a theme that appears wakes the room waiting for it.
+    env.create::<MeetingRoom>(long_term_room("early", Some("third")))
+        .await
+        .unwrap();
+    env.wait_room("early", "False", "ThemeNotFound").await;
+    env.create::<MeetingTheme>(theme("third")).await.unwrap();
+    ready_room(&env, "early").await;
 }
 
 #[tokio::test]

@@ -13,9 +13,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, watcher};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, Resource};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -27,7 +27,7 @@ use super::logos::{self, SourceKind};
 use super::name_index::NameIndex;
 use super::snapshot::RoomSnapshots;
 use super::status_cache::{LastObserved, StatusCache};
-use super::triggers::{ThemeWakeups, cached_rooms, prune_cached, theme_matters_to, theme_triggers};
+use super::triggers::{RoomWakeups, ThemeWakeups, cached};
 use super::{Context, Error, HOST_URL_LABEL, Settings, room, theme};
 use crate::callbacks::{self, CallbackOptions, CallbackServer, ScopeHooks};
 use crate::crd::{MeetingRoom, MeetingTheme};
@@ -322,28 +322,37 @@ fn controllers(
 
     // The caches keep what the reconcilers read, not the managed fields or a
     // `kubectl apply` copy of the object (at 10,000 rooms, tens of MiB).
+    // One watch and one cache per kind serve both controllers; each change
+    // also wakes the objects of the other kind that it concerns.
     let (themes, theme_writer) = reflector::store::<MeetingTheme>();
+    let (rooms, room_writer) = reflector::store::<MeetingRoom>();
+    let rooms_synced = Arc::new(AtomicBool::new(false));
+    let (theme_wakeups, woken_themes) = futures::channel::mpsc::unbounded();
+    let (room_wakeups, woken_rooms) = futures::channel::mpsc::unbounded();
+    let wake_rooms = RoomWakeups {
+        rooms: rooms.clone(),
+        send: room_wakeups,
+    };
     let theme_controller = Controller::for_stream(
-        reflector(
+        cached(
+            watcher(api::<MeetingTheme>(kube, ns), watch.clone()),
             theme_writer,
-            watcher(api::<MeetingTheme>(kube, ns), watch.clone()).modify(prune_cached),
+            move |_, event| wake_rooms.theme_changed(event),
         )
         .applied_objects(),
         themes.clone(),
     )
     .with_config(controller_config.clone());
-    let (rooms, room_writer) = reflector::store::<MeetingRoom>();
-    let rooms_synced = Arc::new(AtomicBool::new(false));
-    let (theme_wakeups, woken_themes) = futures::channel::mpsc::unbounded();
+    let wake_themes = ThemeWakeups {
+        themes: themes.clone(),
+        send: theme_wakeups,
+        rooms_synced: rooms_synced.clone(),
+    };
     let room_controller = Controller::for_stream(
-        cached_rooms(
+        cached(
             watcher(api::<MeetingRoom>(kube, ns), watch.clone()),
             room_writer,
-            ThemeWakeups {
-                themes: themes.clone(),
-                send: theme_wakeups,
-                rooms_synced: rooms_synced.clone(),
-            },
+            move |previous, event| wake_themes.room_changed(previous, event),
         )
         .applied_objects(),
         rooms.clone(),
@@ -380,24 +389,9 @@ fn controllers(
         logo_rejections: logos::Rejections::default(),
     });
 
-    let rooms_for_mapper = rooms.clone();
     let room_task = room_controller
         .owns_stream(host_url_secret_events)
-        .watches_stream(
-            theme_triggers(api::<MeetingTheme>(kube, ns), watch.clone()),
-            move |theme: MeetingTheme| {
-                let name = theme.name_any();
-                let namespace = theme.namespace();
-                rooms_for_mapper
-                    .state()
-                    .into_iter()
-                    .filter(|room| room.namespace() == namespace)
-                    .filter(|room| room.spec.theme_ref.as_ref().is_some_and(|r| r.name == name))
-                    .filter(|room| theme_matters_to(&theme, room))
-                    .map(|room| ObjectRef::from(room.as_ref()))
-                    .collect::<Vec<_>>()
-            },
-        )
+        .reconcile_on(woken_rooms)
         .reconcile_on(callback_hooks.reconcile_requests)
         .graceful_shutdown_on(shutdown.clone())
         .run(

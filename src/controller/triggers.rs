@@ -4,14 +4,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::StreamExt;
-use futures::TryStreamExt;
 use futures::channel::mpsc::UnboundedSender;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use futures::{Stream, TryStreamExt};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::watcher::{self, watcher};
-use kube::{Api, Resource, ResourceExt};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
 
 use crate::crd::conditions::{READY, is_true};
 use crate::crd::{MeetingRoom, MeetingTheme};
@@ -25,7 +23,39 @@ pub(super) fn prune_cached<K: Resource>(object: &mut K) {
     }
 }
 
-/// Where the room cache sends the themes a room change concerns.
+/// A watch with what no reconciler reads pruned (see [`prune_cached`]),
+/// applied to the cache behind `writer` like kube's `reflector`, each event
+/// then handed to `wake` together with the object as it was cached before.
+/// This is how one watch of a kind serves both controllers.
+pub(super) fn cached<K>(
+    events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    mut writer: reflector::store::Writer<K>,
+    mut wake: impl FnMut(Option<Arc<K>>, &watcher::Event<K>) + Send + 'static,
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    let cache = writer.as_reader();
+    events.modify(prune_cached).inspect_ok(move |event| {
+        let previous = match event {
+            watcher::Event::Apply(object) | watcher::Event::Delete(object) => {
+                cache.get(&ObjectRef::from(object))
+            }
+            _ => None,
+        };
+        writer.apply_watcher_event(event);
+        wake(previous, event);
+    })
+}
+
+/// Sends wake-ups to a controller through its `reconcile_on` stream.
+fn send<K: Resource>(to: &UnboundedSender<ObjectRef<K>>, object: ObjectRef<K>) {
+    // Only fails once that controller has stopped.
+    let _ = to.unbounded_send(object);
+}
+
+/// Which themes a room change concerns: their room tallies and whether they
+/// may be deleted depend on it.
 pub(super) struct ThemeWakeups {
     pub(super) themes: Store<MeetingTheme>,
     pub(super) send: UnboundedSender<ObjectRef<MeetingTheme>>,
@@ -33,9 +63,62 @@ pub(super) struct ThemeWakeups {
 }
 
 impl ThemeWakeups {
-    fn wake(&self, theme: ObjectRef<MeetingTheme>) {
-        // Only fails once the theme controller has stopped.
-        let _ = self.send.unbounded_send(theme);
+    /// Wakes the room's theme, and the one it used before when that differs.
+    ///
+    /// During a (re)list nothing is woken per room; once the list is complete
+    /// `rooms_synced` is set and every theme is woken, since rooms that went
+    /// away during a relist leave no event of their own.
+    pub(super) fn room_changed(
+        &self,
+        previous: Option<Arc<MeetingRoom>>,
+        event: &watcher::Event<MeetingRoom>,
+    ) {
+        match event {
+            watcher::Event::Apply(room) | watcher::Event::Delete(room) => {
+                let current = theme_of(room);
+                let before = previous.and_then(|room| theme_of(&room));
+                if let Some(before) = before.filter(|b| Some(b) != current.as_ref()) {
+                    send(&self.send, before);
+                }
+                if let Some(theme) = current {
+                    send(&self.send, theme);
+                }
+            }
+            watcher::Event::InitDone => {
+                self.rooms_synced.store(true, Ordering::Release);
+                for theme in self.themes.state() {
+                    send(&self.send, ObjectRef::from(theme.as_ref()));
+                }
+            }
+            watcher::Event::Init | watcher::Event::InitApply(_) => {}
+        }
+    }
+}
+
+/// Which rooms a theme change concerns: those using it, unless the change
+/// cannot alter their reconcile (see [`theme_matters_to`]).
+pub(super) struct RoomWakeups {
+    pub(super) rooms: Store<MeetingRoom>,
+    pub(super) send: UnboundedSender<ObjectRef<MeetingRoom>>,
+}
+
+impl RoomWakeups {
+    /// Wakes the rooms that use the theme and need to learn of its change;
+    /// all of them when it is gone.
+    pub(super) fn theme_changed(&self, event: &watcher::Event<MeetingTheme>) {
+        let (theme, deleted) = match event {
+            watcher::Event::Apply(theme) | watcher::Event::InitApply(theme) => (theme, false),
+            watcher::Event::Delete(theme) => (theme, true),
+            watcher::Event::Init | watcher::Event::InitDone => return,
+        };
+        let theme_ref = ObjectRef::from(theme);
+        for room in self.rooms.state() {
+            if theme_of(&room).as_ref() == Some(&theme_ref)
+                && (deleted || theme_matters_to(theme, &room))
+            {
+                send(&self.send, ObjectRef::from(room.as_ref()));
+            }
+        }
     }
 }
 
@@ -46,76 +129,6 @@ pub(super) fn theme_of(room: &MeetingRoom) -> Option<ObjectRef<MeetingTheme>> {
     Some(ObjectRef::new(&theme.name).within(&namespace))
 }
 
-/// Room watch events applied to the room cache (without what no reconciler
-/// reads), each also waking the themes whose tally it changes: the room's
-/// theme, and the one it used before when that differs. One watch and one
-/// cache of the rooms serve both controllers.
-///
-/// During a (re)list nothing is woken per room; once the list is complete
-/// `rooms_synced` is set and every theme is woken, since rooms that went away
-/// during a relist leave no event of their own.
-pub(super) fn cached_rooms(
-    events: impl futures::Stream<Item = Result<watcher::Event<MeetingRoom>, watcher::Error>>
-    + Send
-    + 'static,
-    mut writer: reflector::store::Writer<MeetingRoom>,
-    wakeups: ThemeWakeups,
-) -> impl futures::Stream<Item = Result<watcher::Event<MeetingRoom>, watcher::Error>> + Send + 'static
-{
-    let cache = writer.as_reader();
-    events.modify(prune_cached).inspect_ok(move |event| {
-        let previous = match event {
-            watcher::Event::Apply(room) | watcher::Event::Delete(room) => cache
-                .get(&ObjectRef::from(room))
-                .and_then(|cached| theme_of(&cached)),
-            _ => None,
-        };
-        writer.apply_watcher_event(event);
-        match event {
-            watcher::Event::Apply(room) | watcher::Event::Delete(room) => {
-                let current = theme_of(room);
-                if let Some(previous) = previous.filter(|p| Some(p) != current.as_ref()) {
-                    wakeups.wake(previous);
-                }
-                if let Some(theme) = current {
-                    wakeups.wake(theme);
-                }
-            }
-            watcher::Event::InitDone => {
-                wakeups.rooms_synced.store(true, Ordering::Release);
-                for theme in wakeups.themes.state() {
-                    wakeups.wake(ObjectRef::from(theme.as_ref()));
-                }
-            }
-            watcher::Event::Init | watcher::Event::InitApply(_) => {}
-        }
-    })
-}
-
-/// Theme changes as the room controller sees them: applied themes as they
-/// are, and a deleted theme marked as being deleted (a theme without a
-/// finalizer is gone without ever showing a deletion timestamp), so that
-/// [`theme_matters_to`] passes its deletion on to its rooms.
-pub(super) fn theme_triggers(
-    api: Api<MeetingTheme>,
-    config: watcher::Config,
-) -> impl futures::Stream<Item = Result<MeetingTheme, watcher::Error>> + Send + 'static {
-    watcher(api, config).filter_map(|event| async move {
-        match event {
-            Ok(watcher::Event::Apply(theme) | watcher::Event::InitApply(theme)) => Some(Ok(theme)),
-            Ok(watcher::Event::Delete(mut theme)) => {
-                theme
-                    .metadata
-                    .deletion_timestamp
-                    .get_or_insert_with(|| Time(jiff::Timestamp::now()));
-                Some(Ok(theme))
-            }
-            Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
-            Err(error) => Some(Err(error)),
-        }
-    })
-}
-
 /// Whether a change of `theme` can change what a reconcile of `room` does.
 ///
 /// A room reads only its theme's id, readiness and deletion. A theme's status
@@ -124,7 +137,7 @@ pub(super) fn theme_triggers(
 /// theme for each of those writes cost one reconcile (and a Kubernetes read)
 /// per room per write. A Ready room that already uses the theme's current id
 /// has nothing to learn from a Ready theme.
-pub(super) fn theme_matters_to(theme: &MeetingTheme, room: &MeetingRoom) -> bool {
+fn theme_matters_to(theme: &MeetingTheme, room: &MeetingRoom) -> bool {
     let theme_status = theme.status.as_ref();
     let theme_usable = theme.metadata.deletion_timestamp.is_none()
         && theme_status.is_some_and(|s| s.theme_id.is_some() && is_true(&s.conditions, READY));
@@ -139,67 +152,101 @@ pub(super) fn theme_matters_to(theme: &MeetingTheme, room: &MeetingRoom) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::StreamExt;
+    use futures::channel::mpsc::{UnboundedReceiver, unbounded};
     use futures::stream;
     use serde_json::json;
 
-    fn room(theme: Option<&str>) -> MeetingRoom {
-        let mut spec = json!({"displayName": "r", "type": "instant"});
-        if let Some(theme) = theme {
-            spec["themeRef"] = json!({"name": theme});
-        }
-        serde_json::from_value(json!({
+    /// A room on `theme`; Ready on theme id `settled_on` when given.
+    fn room(name: &str, theme: Option<&str>, settled_on: Option<&str>) -> MeetingRoom {
+        let mut room = json!({
             "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingRoom",
-            "metadata": {"name": "r", "namespace": "ns", "uid": "u1"},
-            "spec": spec,
-        }))
-        .unwrap()
+            "metadata": {"name": name, "namespace": "ns", "uid": name},
+            "spec": {"displayName": "r", "type": "instant"},
+        });
+        if let Some(theme) = theme {
+            room["spec"]["themeRef"] = json!({"name": theme});
+        }
+        if let Some(theme_id) = settled_on {
+            room["status"] = json!({"themeId": theme_id, "conditions": [ready()]});
+        }
+        serde_json::from_value(room).unwrap()
     }
 
-    fn theme(name: &str) -> MeetingTheme {
-        serde_json::from_value(json!({
+    /// Theme `name`; Ready with `theme_id` when given.
+    fn theme(name: &str, theme_id: Option<&str>) -> MeetingTheme {
+        let mut theme = json!({
             "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingTheme",
             "metadata": {"name": name, "namespace": "ns"},
             "spec": {"mainColor": "#000000", "brandText": "b"},
-        }))
-        .unwrap()
+        });
+        if let Some(theme_id) = theme_id {
+            theme["status"] = json!({"themeId": theme_id, "conditions": [ready()]});
+        }
+        serde_json::from_value(theme).unwrap()
     }
 
-    /// Runs `events` through the room cache with themes `a` and `b` cached,
-    /// and returns the names of the themes woken after each event.
-    async fn woken(events: Vec<watcher::Event<MeetingRoom>>) -> (Vec<Vec<String>>, bool) {
+    fn ready() -> serde_json::Value {
+        json!({"type": READY, "status": "True", "reason": "Ready", "message": "",
+               "lastTransitionTime": "2026-01-01T00:00:00Z"})
+    }
+
+    /// Runs `events` through [`cached`] with `wake`, and returns the names
+    /// `woken` received after each event.
+    async fn woken_after_each<K, T>(
+        events: Vec<watcher::Event<K>>,
+        wake: impl FnMut(Option<Arc<K>>, &watcher::Event<K>) + Send + 'static,
+        mut woken: UnboundedReceiver<ObjectRef<T>>,
+    ) -> Vec<Vec<String>>
+    where
+        K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+        T: Resource,
+    {
+        let (_, writer) = reflector::store::<K>();
+        let mut cached = std::pin::pin!(cached(
+            stream::iter(events.into_iter().map(Ok)),
+            writer,
+            wake
+        ));
+        let mut after_each = Vec::new();
+        while cached.next().await.is_some() {
+            let mut names = Vec::new();
+            while let Ok(object) = woken.try_recv() {
+                names.push(object.name);
+            }
+            names.sort();
+            after_each.push(names);
+        }
+        after_each
+    }
+
+    /// Themes woken by room `events`, with themes `a` and `b` cached.
+    async fn themes_woken(events: Vec<watcher::Event<MeetingRoom>>) -> (Vec<Vec<String>>, bool) {
         let (themes, mut theme_writer) = reflector::store::<MeetingTheme>();
-        theme_writer.apply_watcher_event(&watcher::Event::Apply(theme("a")));
-        theme_writer.apply_watcher_event(&watcher::Event::Apply(theme("b")));
-        let (_, room_writer) = reflector::store::<MeetingRoom>();
-        let (send, mut receive) = futures::channel::mpsc::unbounded();
+        for name in ["a", "b"] {
+            theme_writer.apply_watcher_event(&watcher::Event::Apply(theme(name, None)));
+        }
+        let (send, receive) = unbounded();
         let synced = Arc::new(AtomicBool::new(false));
         let wakeups = ThemeWakeups {
             themes,
             send,
             rooms_synced: synced.clone(),
         };
-        let mut cached = std::pin::pin!(cached_rooms(
-            stream::iter(events.into_iter().map(Ok)),
-            room_writer,
-            wakeups
-        ));
-        let mut after_each = Vec::new();
-        while cached.next().await.is_some() {
-            let mut names = Vec::new();
-            while let Ok(theme) = receive.try_recv() {
-                names.push(theme.name);
-            }
-            names.sort();
-            after_each.push(names);
-        }
-        (after_each, synced.load(Ordering::Acquire))
+        let woken = woken_after_each(
+            events,
+            move |previous, event| wakeups.room_changed(previous, event),
+            receive,
+        )
+        .await;
+        (woken, synced.load(Ordering::Acquire))
     }
 
     #[tokio::test]
     async fn a_list_wakes_every_theme_once_complete_and_nothing_per_room() {
-        let (woken, synced) = woken(vec![
+        let (woken, synced) = themes_woken(vec![
             watcher::Event::Init,
-            watcher::Event::InitApply(room(Some("a"))),
+            watcher::Event::InitApply(room("r", Some("a"), None)),
             watcher::Event::InitDone,
         ])
         .await;
@@ -209,13 +256,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_room_wakes_its_theme_and_the_one_it_left() {
-        let (woken, synced) = woken(vec![
-            watcher::Event::Apply(room(Some("a"))),
-            watcher::Event::Apply(room(Some("a"))),
-            watcher::Event::Apply(room(Some("b"))),
-            watcher::Event::Apply(room(None)),
-            watcher::Event::Apply(room(Some("a"))),
-            watcher::Event::Delete(room(Some("a"))),
+        let (woken, synced) = themes_woken(vec![
+            watcher::Event::Apply(room("r", Some("a"), None)),
+            watcher::Event::Apply(room("r", Some("a"), None)),
+            watcher::Event::Apply(room("r", Some("b"), None)),
+            watcher::Event::Apply(room("r", None, None)),
+            watcher::Event::Apply(room("r", Some("a"), None)),
+            watcher::Event::Delete(room("r", Some("a"), None)),
         ])
         .await;
         assert_eq!(
@@ -230,5 +277,43 @@ mod tests {
             ]
         );
         assert!(!synced, "only a complete list marks the cache synced");
+    }
+
+    #[tokio::test]
+    async fn a_theme_wakes_only_its_rooms_that_have_something_to_learn() {
+        let (rooms, mut room_writer) = reflector::store::<MeetingRoom>();
+        for room in [
+            room("settled", Some("a"), Some("id-1")),
+            room("waiting", Some("a"), None),
+            room("elsewhere", Some("b"), None),
+        ] {
+            room_writer.apply_watcher_event(&watcher::Event::Apply(room));
+        }
+        let (send, receive) = unbounded();
+        let wakeups = RoomWakeups { rooms, send };
+        let mut deleting = theme("a", Some("id-1"));
+        deleting.metadata.deletion_timestamp = Some(crate::controller::now());
+        let woken = woken_after_each(
+            vec![
+                watcher::Event::Apply(theme("a", None)),
+                watcher::Event::Apply(theme("a", Some("id-1"))),
+                watcher::Event::Apply(theme("a", Some("id-2"))),
+                watcher::Event::Apply(deleting),
+                watcher::Event::Delete(theme("a", Some("id-1"))),
+            ],
+            move |_, event| wakeups.theme_changed(event),
+            receive,
+        )
+        .await;
+        assert_eq!(
+            woken,
+            [
+                vec!["settled", "waiting"],
+                vec!["waiting"],
+                vec!["settled", "waiting"],
+                vec!["settled", "waiting"],
+                vec!["settled", "waiting"],
+            ]
+        );
     }
 }
