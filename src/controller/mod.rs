@@ -176,9 +176,17 @@ pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
     kube::runtime::controller::Action::requeue(delay)
 }
 
-/// The top-level status fields that differ between two statuses, for a
-/// debug line before each status write (why was this written?).
-pub(crate) fn changed_status_fields<S: serde::Serialize>(before: &S, after: &S) -> Vec<String> {
+/// Logs at debug level which top-level status fields a status write
+/// changes (why was this written?); nothing is compared unless debug is on.
+pub(crate) fn debug_status_change<S: serde::Serialize>(before: &S, after: &S) {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let fields = changed_status_fields(before, after);
+        tracing::debug!(?fields, "writing status");
+    }
+}
+
+/// The top-level status fields that differ between two statuses.
+fn changed_status_fields<S: serde::Serialize>(before: &S, after: &S) -> Vec<String> {
     let (Ok(serde_json::Value::Object(before)), Ok(serde_json::Value::Object(after))) =
         (serde_json::to_value(before), serde_json::to_value(after))
     else {
@@ -206,6 +214,15 @@ pub(crate) fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changed_status_fields_names_changed_added_and_removed_fields() {
+        let before = serde_json::json!({"roomId": "r", "meetingCode": "1", "guestUrl": "g"});
+        let after = serde_json::json!({"roomId": "r", "meetingCode": "2", "themeId": "t"});
+        let mut fields = changed_status_fields(&before, &after);
+        fields.sort();
+        assert_eq!(fields, ["guestUrl", "meetingCode", "themeId"]);
+    }
 
     #[test]
     fn durations_parse_with_units() {

@@ -96,10 +96,7 @@ pub async fn reconcile(room: Arc<MeetingRoom>, ctx: Ctx) -> Result<Action, Error
     }
     let outcome = sync(&room, &api, &ctx, &namespace, current.clone()).await?;
     if outcome.status != current {
-        if tracing::enabled!(tracing::Level::DEBUG) {
-            let fields = super::changed_status_fields(&current, &outcome.status);
-            tracing::debug!(?fields, "writing status");
-        }
+        super::debug_status_change(&current, &outcome.status);
         write_status(&api, room.as_ref(), &outcome.status).await?;
         ctx.room_statuses.remember(&uid, outcome.status.clone());
     }

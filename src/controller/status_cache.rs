@@ -12,32 +12,38 @@ use std::time::{Duration, Instant};
 
 /// Written statuses by object uid, dropped once the watch shows them.
 pub struct StatusCache<S> {
-    entries: Mutex<HashMap<String, (Instant, S)>>,
+    state: Mutex<Entries<S>>,
     max_age: Duration,
-    last_sweep: Mutex<Instant>,
+}
+
+struct Entries<S> {
+    by_uid: HashMap<String, (Instant, S)>,
+    last_sweep: Instant,
 }
 
 impl<S: Clone + PartialEq> StatusCache<S> {
     /// Entries older than `max_age` are ignored (the watch has surely caught up).
     pub fn new(max_age: Duration) -> Self {
         Self {
-            entries: Mutex::default(),
+            state: Mutex::new(Entries {
+                by_uid: HashMap::new(),
+                last_sweep: Instant::now(),
+            }),
             max_age,
-            last_sweep: Mutex::new(Instant::now()),
         }
     }
 
     /// The newest known status: the one written, unless the watch already shows it.
     pub fn latest(&self, uid: &str, observed: S) -> S {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match entries.get(uid) {
+        let mut state = self.lock();
+        match state.by_uid.get(uid) {
             Some((written_at, written))
                 if *written != observed && written_at.elapsed() < self.max_age =>
             {
                 written.clone()
             }
             Some(_) => {
-                entries.remove(uid);
+                state.by_uid.remove(uid);
                 observed
             }
             None => observed,
@@ -47,31 +53,36 @@ impl<S: Clone + PartialEq> StatusCache<S> {
     /// Records a status just written. Entries past `max_age` that no
     /// reconcile asked for again are swept here, at most once per `max_age`.
     pub fn remember(&self, uid: &str, status: S) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let mut last_sweep = self.last_sweep.lock().unwrap_or_else(|e| e.into_inner());
-        if last_sweep.elapsed() >= self.max_age {
-            entries.retain(|_, (written_at, _)| written_at.elapsed() < self.max_age);
-            *last_sweep = Instant::now();
+        let mut state = self.lock();
+        if state.last_sweep.elapsed() >= self.max_age {
+            let max_age = self.max_age;
+            state
+                .by_uid
+                .retain(|_, (written_at, _)| written_at.elapsed() < max_age);
+            state.last_sweep = Instant::now();
         }
-        entries.insert(uid.to_owned(), (Instant::now(), status));
+        state
+            .by_uid
+            .insert(uid.to_owned(), (Instant::now(), status));
     }
 
     /// Forgets an object (deleted).
     pub fn forget(&self, uid: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
+        self.lock().by_uid.remove(uid);
     }
 
     /// Entries held (for tests and metrics).
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.lock().by_uid.len()
     }
 
     /// Whether no entry is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<S>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

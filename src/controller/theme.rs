@@ -128,9 +128,7 @@ pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Err
         sync(&theme, &api, &ctx, &namespace, current.clone()).await?
     };
     if status != current {
-        if tracing::enabled!(tracing::Level::DEBUG) {
-            tracing::debug!(fields = ?super::changed_status_fields(&current, &status), "writing status");
-        }
+        super::debug_status_change(&current, &status);
         write_status(&api, theme.as_ref(), &status).await?;
         ctx.theme_statuses.remember(&uid, status);
         ctx.theme_written.mark(&uid);
