@@ -413,6 +413,7 @@ async fn a_killed_leaders_pending_work_is_finished_by_the_other_process() {
     let ns = cp.new_namespace("lease-processes").await;
     let client = cp.client().await;
     let sim = Simulator::builder()
+        .with_behavior(support::world_behavior())
         .start()
         .await
         .expect("simulator starts");

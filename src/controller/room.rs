@@ -4,8 +4,9 @@
 //! `pendingCreate` marker in status. If the create's answer is lost (timeout,
 //! dropped connection, 5xx, or the operator dies before the status write), the
 //! next reconcile finds the marker and searches a fresh listing for a room
-//! with the same create-only fields created after the marker, not claimed by
-//! another `MeetingRoom`, and adopts it instead of creating a second one.
+//! created after the marker, not claimed by another `MeetingRoom`, whose
+//! create-only fields are what the service stores for the create request
+//! (see [`super::lost_create`]), and adopts it instead of creating a second one.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,16 +21,18 @@ use super::events::reason;
 use super::kube_ops::{
     add_finalizer, host_url_secret_exists, remove_finalizer, write_host_url_secret, write_status,
 };
-use super::room_sync;
 use super::snapshot::Freshness;
 use super::{Ctx, Error, FINALIZER, now};
+use super::{lost_create, room_sync};
 use crate::callbacks;
 use crate::crd::common::ManagementPolicy;
 use crate::crd::conditions::{READY, SYNCED, condition, set_condition};
 use crate::crd::{
     MeetingRoom, MeetingRoomStatus, MeetingTheme, PendingCreate, RoomDeletionPolicy, RoomKind,
 };
-use crate::meetings::{ApiError, ErrorClass, MeetingsClient, Room, RoomUpdate, format_timestamp};
+use crate::meetings::{
+    ApiError, CreateRoom, ErrorClass, MeetingsClient, Room, RoomUpdate, format_timestamp,
+};
 
 /// Condition reasons of rooms.
 pub mod reasons {
@@ -280,13 +283,21 @@ async fn sync(
                 });
             }
             Ok(None) => {
-                ctx.events
-                    .warning(
-                        room,
-                        reason::RECREATED,
-                        "Observe",
-                        format!("room {room_id} no longer exists in the API; creating a new one"),
+                let expired = gone_after_expiry(room, &status);
+                if expired && status.observed_generation == room.metadata.generation {
+                    return Ok(expired_and_gone(room, status, &room_id));
+                }
+                let note = if expired {
+                    format!(
+                        "room {room_id} expired and no longer exists in the API; the spec changed since, so a new room is created"
                     )
+                } else {
+                    format!(
+                        "room {room_id} no longer exists in the API before it expired; creating a new one"
+                    )
+                };
+                ctx.events
+                    .warning(room, reason::RECREATED, "Observe", note)
                     .await;
                 let mut fresh = MeetingRoomStatus {
                     conditions: status.conditions.clone(),
@@ -310,6 +321,7 @@ async fn sync(
         if let Ok(update) = room_sync::mutable_diff(
             &room.spec,
             theme_id.as_deref(),
+            status.applied_theme_id.as_deref(),
             callback_urls.as_ref(),
             &remote,
         ) {
@@ -334,6 +346,69 @@ async fn sync(
         });
     }
     Ok(ready(room, ctx, status, &remote, theme_id))
+}
+
+/// Whether a room that vanished from the API had expired first: its last
+/// observed expiry has passed, it was already reported `Expired`, or it
+/// closes after use (its first session may have ended it at any time). The
+/// service may purge expired rooms, so such a vanish is not a loss.
+fn gone_after_expiry(room: &MeetingRoom, status: &MeetingRoomStatus) -> bool {
+    let expiry_passed = status
+        .expires_at
+        .as_deref()
+        .and_then(|at| at.parse::<Timestamp>().ok())
+        .is_some_and(|at| at <= Timestamp::now());
+    let reported_expired = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == READY && c.reason == reasons::EXPIRED);
+    expiry_passed || reported_expired || room.spec.expire_after_use == Some(true)
+}
+
+/// The terminal status of a room that expired and then vanished: nothing is
+/// created until the spec changes.
+fn expired_and_gone(room: &MeetingRoom, mut status: MeetingRoomStatus, room_id: &str) -> Outcome {
+    let generation = room.metadata.generation;
+    let code = status
+        .meeting_code
+        .clone()
+        .unwrap_or_else(|| room_id.to_owned());
+    let next_step = match room.spec.room_type {
+        RoomKind::Instant => "delete and re-apply this MeetingRoom for a new room",
+        RoomKind::LongTerm => {
+            "change the spec (for example a later expiresAt) to create a new room, or delete this MeetingRoom"
+        }
+    };
+    let message = format!(
+        "room {code} expired{} and the Meetings API no longer has it; no new room is created: {next_step}",
+        status
+            .expires_at
+            .as_deref()
+            .map(|at| format!(" at {at}"))
+            .unwrap_or_default()
+    );
+    status.is_available = Some(false);
+    status.pending_create = None;
+    status.observed_generation = generation;
+    set_condition(
+        &mut status.conditions,
+        condition(
+            READY,
+            false,
+            reasons::EXPIRED,
+            message.clone(),
+            generation,
+            now(),
+        ),
+    );
+    set_condition(
+        &mut status.conditions,
+        condition(SYNCED, true, reasons::EXPIRED, message, generation, now()),
+    );
+    Outcome {
+        status,
+        requeue: Action::await_change(),
+    }
 }
 
 fn resolve_theme(
@@ -414,7 +489,7 @@ async fn create(
     if let Some(pending) = status.pending_create.clone()
         && pending.application_id == app
     {
-        match recover_lost_create(room, ctx, client, &pending).await {
+        match recover_lost_create(room, ctx, client, &pending, &request).await {
             Ok(Some(found)) => {
                 ctx.events
                     .normal(
@@ -498,12 +573,14 @@ async fn create(
     }
 }
 
-/// Searches a listing taken now for the room a lost create may have made.
+/// Searches a listing taken now for the room a lost create of `request` may
+/// have made (see [`lost_create`]).
 async fn recover_lost_create(
     room: &MeetingRoom,
     ctx: &Ctx,
     client: &MeetingsClient,
     pending: &PendingCreate,
+    request: &CreateRoom,
 ) -> Result<Option<Room>, ApiError> {
     let started: Timestamp = pending.started_at.parse().unwrap_or(Timestamp::UNIX_EPOCH);
     let own_uid = room.uid();
@@ -518,15 +595,16 @@ async fn recover_lost_create(
         max_age: Duration::ZERO,
         not_before: Some(Instant::now()),
     };
-    let mut candidates = ctx
+    let candidates: Vec<Room> = ctx
         .snapshots
         .find(client, fresh, |candidate| {
-            !claimed.contains(&candidate.id)
-                && room_sync::matches_lost_create(&room.spec, candidate, started)
+            !claimed.contains(&candidate.id) && lost_create::matches(request, candidate, started)
         })
-        .await?;
-    candidates.sort_by_key(|r| r.created_at);
-    Ok(candidates.first().map(|r| (**r).clone()))
+        .await?
+        .into_iter()
+        .map(|found| (*found).clone())
+        .collect();
+    Ok(lost_create::best(request, &candidates).cloned())
 }
 
 /// The remote room from the shared listing, or one GET when the listing
@@ -571,21 +649,26 @@ async fn update_if_needed(
         return Ok(remote);
     }
     let callback_urls = callbacks::effective_urls(&room.spec, ctx.callback_urls.as_ref());
-    let update: RoomUpdate =
-        match room_sync::mutable_diff(&room.spec, theme_id, callback_urls.as_ref(), &remote) {
-            Ok(update) => update,
-            Err(error) => {
-                return Err(Outcome {
-                    status: failed(
-                        room,
-                        status.clone(),
-                        reasons::INVALID_SPEC,
-                        error.to_string(),
-                    ),
-                    requeue: Action::await_change(),
-                });
-            }
-        };
+    let update: RoomUpdate = match room_sync::mutable_diff(
+        &room.spec,
+        theme_id,
+        status.applied_theme_id.as_deref(),
+        callback_urls.as_ref(),
+        &remote,
+    ) {
+        Ok(update) => update,
+        Err(error) => {
+            return Err(Outcome {
+                status: failed(
+                    room,
+                    status.clone(),
+                    reasons::INVALID_SPEC,
+                    error.to_string(),
+                ),
+                requeue: Action::await_change(),
+            });
+        }
+    };
     if update.is_empty() {
         return Ok(remote);
     }
@@ -666,15 +749,20 @@ fn ready(
     theme_id: Option<String>,
 ) -> Outcome {
     let generation = room.metadata.generation;
+    let expired = remote.is_expired_at(Timestamp::now());
     status.room_id = Some(remote.id.clone());
     status.meeting_code = Some(remote.meeting_code.clone()).filter(|c| !c.is_empty());
     status.guest_url = remote.guest_url().map(str::to_owned);
     status.expires_at = remote.expires_at.as_ref().map(format_timestamp);
-    status.is_available = remote.is_available;
-    status.theme_id = remote.theme_id.clone().or(theme_id);
+    // Judged by time too: the live service kept `is_available: true` after expiry.
+    status.is_available = Some(!expired);
+    status.theme_id = remote.theme_id.clone().or(theme_id.clone());
+    if room.spec.management_policy == ManagementPolicy::Managed && !expired {
+        // The update pass made the room's theme what the spec resolves to.
+        status.applied_theme_id = theme_id;
+    }
     status.pending_create = None;
     status.observed_generation = generation;
-    let expired = remote.is_expired_at(Timestamp::now());
     let (ready_reason, message) = if expired {
         (
             reasons::EXPIRED,
@@ -771,9 +859,21 @@ async fn cleanup(room: &MeetingRoom, api: &Api<MeetingRoom>, ctx: &Ctx) -> Resul
         // Deleted while a create was unconfirmed: the room may exist all the same.
         let room_id = match (status.room_id.clone(), status.pending_create.as_ref()) {
             (Some(room_id), _) => Some(room_id),
-            (None, Some(pending)) => recover_lost_create(room, ctx, &client, pending)
-                .await?
-                .map(|found| found.id),
+            (None, Some(pending)) => {
+                let callback_urls =
+                    callbacks::effective_urls(&room.spec, ctx.callback_urls.as_ref());
+                match room_sync::create_request(
+                    &room.spec,
+                    status.theme_id.as_deref(),
+                    callback_urls.as_ref(),
+                ) {
+                    Ok(request) => recover_lost_create(room, ctx, &client, pending, &request)
+                        .await?
+                        .map(|found| found.id),
+                    // A spec the operator cannot send was never created.
+                    Err(_) => None,
+                }
+            }
             (None, None) => None,
         };
         let Some(room_id) = room_id.as_deref() else {

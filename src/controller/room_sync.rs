@@ -77,7 +77,8 @@ pub fn create_request(
 ) -> Result<CreateRoom, SpecError> {
     Ok(CreateRoom {
         display_name: spec.display_name.clone(),
-        metadata: spec.metadata.clone(),
+        // The service refuses empty metadata and stores none the same way.
+        metadata: spec.metadata.clone().filter(|m| !m.is_empty()),
         room_type: room_type(spec.room_type),
         expires_at: expiry(spec)?,
         recording_options: spec.recording_options.as_ref().map(recording),
@@ -87,27 +88,6 @@ pub fn create_request(
         callback_urls: callback_urls.map(callbacks),
         available_features: spec.available_features.as_ref().map(features),
     })
-}
-
-/// Whether a listed room could be the answer of a lost create for `spec`: the
-/// create-only fields match and it was created after the attempt began.
-pub fn matches_lost_create(
-    spec: &MeetingRoomSpec,
-    room: &Room,
-    attempt_started: Timestamp,
-) -> bool {
-    let created_after = room.created_at.is_none_or(|created| {
-        // Allow for clock skew between the operator and the service.
-        created >= attempt_started - jiff::SignedDuration::from_secs(120)
-    });
-    created_after
-        && room.display_name == spec.display_name
-        && room.metadata.as_deref().unwrap_or("") == spec.metadata.as_deref().unwrap_or("")
-        && room.room_type == room_type(spec.room_type)
-        && spec
-            .recording_options
-            .as_ref()
-            .is_none_or(|o| room.recording_options.as_ref() == Some(&recording(o)))
 }
 
 /// Fields set in `want` that differ in `have`; fields not set are left alone.
@@ -155,9 +135,15 @@ fn features_update(
 /// The mutable fields to send so `remote` matches `spec` with `theme_id`
 /// and the effective `callback_urls`. Empty when nothing differs. The host
 /// URL is never compared.
+///
+/// A field the spec leaves unset is no opinion and never sent, with one
+/// exception: the theme the operator applied (`applied_theme`) is cleared
+/// once `themeRef` is removed, while the room still has it. The API has no
+/// way to unset the other fields, so removing them changes nothing.
 pub fn mutable_diff(
     spec: &MeetingRoomSpec,
     theme_id: Option<&str>,
+    applied_theme: Option<&str>,
     callback_urls: Option<&RoomCallbackUrls>,
     remote: &Room,
 ) -> Result<RoomUpdate, SpecError> {
@@ -170,7 +156,7 @@ pub fn mutable_diff(
     let theme = match (theme_id, remote.theme_id.as_deref()) {
         (Some(want), Some(have)) if want == have => None,
         (Some(want), _) => Some(Some(want.to_owned())),
-        (None, Some(_)) if spec.theme_ref.is_none() => Some(None),
+        (None, Some(have)) if spec.theme_ref.is_none() && applied_theme == Some(have) => Some(None),
         (None, _) => None,
     };
     Ok(RoomUpdate {
@@ -245,6 +231,7 @@ mod tests {
         let update = mutable_diff(
             &s,
             Some("t1"),
+            Some("t1"),
             s.callback_urls.as_deref(),
             &remote_long_term(),
         )
@@ -262,6 +249,7 @@ mod tests {
         let update = mutable_diff(
             &s,
             Some("t2"),
+            Some("t1"),
             s.callback_urls.as_deref(),
             &remote_long_term(),
         )
@@ -280,28 +268,42 @@ mod tests {
     }
 
     #[test]
-    fn removing_the_theme_ref_clears_the_theme() {
+    fn removing_the_theme_ref_clears_the_theme_the_operator_applied() {
         let s = spec(serde_json::json!({
             "displayName": "Weekly", "type": "long_term", "expiresAt": "2030-01-01T00:00:00Z"
         }));
-        let update = mutable_diff(&s, None, None, &remote_long_term()).unwrap();
+        let update = mutable_diff(&s, None, Some("t1"), None, &remote_long_term()).unwrap();
         assert_eq!(update.theme_id, Some(None));
     }
 
     #[test]
-    fn lost_creates_are_recognised_by_create_only_fields() {
+    fn a_theme_the_operator_never_applied_is_left_alone() {
         let s = spec(serde_json::json!({
             "displayName": "Weekly", "type": "long_term", "expiresAt": "2030-01-01T00:00:00Z"
         }));
-        let mut room = remote_long_term();
-        room.created_at = Some("2029-01-01T00:00:00Z".parse().unwrap());
-        let started: Timestamp = "2029-01-01T00:00:30Z".parse().unwrap();
-        assert!(matches_lost_create(&s, &room, started));
-        room.display_name = "Other".into();
-        assert!(!matches_lost_create(&s, &room, started));
-        room.display_name = "Weekly".into();
-        let much_later: Timestamp = "2029-01-02T00:00:00Z".parse().unwrap();
-        assert!(!matches_lost_create(&s, &room, much_later));
+        // The application default theme, reported on a room created without one.
+        let update = mutable_diff(&s, None, None, None, &remote_long_term()).unwrap();
+        assert!(update.is_empty(), "{update:?}");
+        // A theme applied earlier but since replaced by someone else.
+        let update = mutable_diff(&s, None, Some("t0"), None, &remote_long_term()).unwrap();
+        assert!(update.is_empty(), "{update:?}");
+    }
+
+    #[test]
+    fn unset_optional_fields_are_no_opinion() {
+        let s = spec(serde_json::json!({
+            "displayName": "Weekly", "type": "long_term", "expiresAt": "2030-01-01T00:00:00Z"
+        }));
+        let mut remote = remote_long_term();
+        remote.expire_after_use = Some(true);
+        remote.join_approval_level = Some(JoinApprovalLevel::ExplicitApproval);
+        remote.available_features = Some(AvailableFeatures {
+            is_recording_available: Some(false),
+            is_chat_available: Some(false),
+            is_whiteboard_available: Some(false),
+        });
+        let update = mutable_diff(&s, None, None, None, &remote).unwrap();
+        assert!(update.is_empty(), "{update:?}");
     }
 
     #[test]

@@ -200,6 +200,11 @@ pub struct MeetingRoomStatus {
     /// Theme id in force (resolved from `themeRef`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub theme_id: Option<String>,
+    /// Theme id the operator last set from `themeRef`; removing `themeRef`
+    /// clears the room's theme only while it is still this one. A theme the
+    /// operator never set (such as the application default) is left alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_theme_id: Option<String>,
     /// Secret (owned by this room) holding the host URL under `hostUrl`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_url_secret_name: Option<String>,

@@ -24,7 +24,23 @@ mod control_plane;
 #[allow(unused_imports)]
 pub use control_plane::{ControlPlane, client_from_kubeconfig, repo_root, tools_dir};
 
+use meetings_operator::simulator::Behavior;
 use tokio::sync::OnceCell;
+
+/// Environment variable that picks the simulator world of the operator-level
+/// suites: `spec` (the default) or `live`.
+pub const WORLD_VAR: &str = "MEETINGS_SIM_WORLD";
+
+/// The Meetings API world the operator-level suites run against: the
+/// simulator answering as the spec says, or with every quirk the live
+/// service had (`MEETINGS_SIM_WORLD=live`). `scripts/test.sh` runs them in both.
+pub fn world_behavior() -> Behavior {
+    match std::env::var(WORLD_VAR).as_deref() {
+        Err(_) | Ok("") | Ok("spec") => Behavior::default(),
+        Ok("live") => Behavior::live(),
+        Ok(other) => panic!("{WORLD_VAR}={other:?}: expected `spec` or `live`"),
+    }
+}
 
 static CONTROL_PLANE: OnceCell<Result<ControlPlane, String>> = OnceCell::const_new();
 

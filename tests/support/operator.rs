@@ -1,6 +1,7 @@
 //! An operator under test: a namespace on the shared control plane, a Meetings
-//! API simulator over real HTTP, a credentials Secret, and the operator itself
-//! running in-process against both.
+//! API simulator over real HTTP (in the world `MEETINGS_SIM_WORLD` picks, see
+//! [`crate::support::world_behavior`]), a credentials Secret, and the operator
+//! itself running in-process against both.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -82,7 +83,10 @@ impl OperatorEnv {
         let cp = crate::support::control_plane().await;
         let kube = cp.client().await;
         let ns = cp.new_namespace(prefix).await;
-        let mut config = SimulatorConfig::default();
+        let mut config = SimulatorConfig {
+            behavior: crate::support::world_behavior(),
+            ..SimulatorConfig::default()
+        };
         configure_sim(&mut config);
         let sim = Simulator::builder()
             .with_config(config)
