@@ -4,14 +4,18 @@
 #   1. cargo fmt --check and cargo clippy --all-targets -- -D warnings
 #   2. every unit and integration test (cargo test --all-targets); integration
 #      tests start a real control plane (etcd, kube-apiserver,
-#      kube-controller-manager) on loopback and the Meetings API simulator
+#      kube-controller-manager) on loopback and the Meetings API simulator,
+#      answering as the spec says
+#   2b. the operator-level suites again, against the simulator answering as
+#      the live service did (MEETINGS_SIM_WORLD=live)
 #   3. the committed CRDs are current (meetings-operator crd --check)
 #   4. hadolint on the Dockerfile (scripts/lint-image.sh)
 #   5. the spec-driven fuzzer Schemathesis against the simulator
 #      (scripts/schemathesis.sh)
 #
 # With arguments, only `cargo test "$@"` runs, e.g.
-# `scripts/test.sh --test control_plane_smoke`.
+# `scripts/test.sh --test control_plane_smoke`; prefix MEETINGS_SIM_WORLD=live
+# to run an operator-level suite in the live world.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +30,9 @@ if [ "$#" -gt 0 ]; then
   exec cargo test "$@"
 fi
 
+# Suites that run the operator against the simulator: they run in both worlds.
+OPERATOR_SUITES=(operator room_lifecycle adoption logos callbacks chaos leader_election secrets bad_input)
+
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "cargo fmt --check"
@@ -36,6 +43,10 @@ step "cargo test --all-targets"
 results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
 cargo test --all-targets 2>&1 | tee "$results"
+step "operator-level suites in the live world (MEETINGS_SIM_WORLD=live)"
+live_suites=()
+for suite in "${OPERATOR_SUITES[@]}"; do live_suites+=(--test "$suite"); done
+MEETINGS_SIM_WORLD=live cargo test "${live_suites[@]}" 2>&1 | tee -a "$results"
 step "committed CRDs are current"
 # The binary `cargo test` built (with the same features, so nothing is rebuilt).
 "${CARGO_TARGET_DIR:-target}/debug/meetings-operator" crd --check crds --check charts/meetings-operator/crds

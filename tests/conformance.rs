@@ -479,12 +479,10 @@ async fn spec_workload(sim: &RunningSimulator) {
 }
 
 /// The live service's variations: flat `_embedded`, string `page_size`, `{}` for no
-/// themes, `null` for unset fields, expired rooms still `is_available`.
+/// themes, `null` for unset fields, 404 for deleting a recording not uploaded yet, expired
+/// rooms still `is_available`.
 async fn live_workload(sim: &RunningSimulator) {
-    sim.update_behavior(|b| {
-        *b = Behavior::live();
-        b.page_size_as_string = true;
-    });
+    sim.update_behavior(|b| *b = Behavior::live());
     // A fresh tenant, so `GET /themes` starts empty.
     let app = sim.add_application().await.unwrap();
     let client = client(sim, &app, 3);
@@ -570,6 +568,15 @@ async fn live_workload(sim: &RunningSimulator) {
         .get_recording(&recording.id.to_string())
         .await
         .unwrap();
+    // Not uploaded yet: the live service answered 404 where the spec says 403.
+    let refused = expect_class(
+        client.delete_recording(&recording.id.to_string()).await,
+        ErrorClass::NotFound,
+    );
+    assert_eq!(
+        refused.service_error().unwrap().message,
+        "Could not find recording"
+    );
     assert_eq!(
         client.session_recordings(&session.id).await.unwrap().len(),
         1
@@ -987,7 +994,7 @@ fn the_spec_callback_pattern_is_corrected() {
 fn error_bodies_must_have_a_documented_shape() {
     let contract = Contract::new(Profile::Spec);
     let service = json!({"status": 404, "name": "NotFoundError",
-                         "message": "could not find room x", "errors": []});
+                         "message": "room not found", "errors": []});
     let gateway = json!({"title": "Unauthorized",
                          "detail": "You did not provide correct credentials"});
     assert!(contract.check(Some("getRoom"), 404, Some(&service)).is_ok());

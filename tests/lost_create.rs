@@ -24,7 +24,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Value, json};
 
 /// Generated cases per world.
-const CASES: usize = 64;
+const CASES: usize = 48;
 
 /// A simulator, a client of its application, and a theme to reference.
 struct World {
@@ -324,4 +324,14 @@ async fn the_stored_room_is_recognised_in_the_spec_world_and_no_near_twin_is() {
 async fn the_stored_room_is_recognised_in_the_live_world_and_no_near_twin_is() {
     let world = World::start("live", Behavior::live()).await;
     check_world(&world, [2; 32]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stored_room_is_recognised_when_rooms_report_the_default_theme() {
+    let behavior = Behavior {
+        rooms_report_default_theme: true,
+        ..Behavior::live()
+    };
+    let world = World::start("live, default theme reported", behavior).await;
+    check_world(&world, [3; 32]).await;
 }

@@ -636,14 +636,19 @@ async fn a_vanished_theme_is_created_again() {
 
 #[tokio::test]
 async fn room_expiry_is_detected_on_resync() {
-    let env = OperatorEnv::started("expiry").await;
+    // A lifetime of seconds, so that the operator's own clock sees it pass:
+    // the live service kept reporting `is_available: true` after expiry.
+    let mut env = OperatorEnv::new("expiry", |config| {
+        config.behavior.long_term_min_lifetime_secs = 1;
+    })
+    .await;
+    env.start_operator();
     let mut room = long_term_room("r", None);
-    let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(15);
+    let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(6);
     room["spec"]["expiresAt"] = json!(meetings_operator::meetings::format_timestamp(&soon));
     env.create::<MeetingRoom>(room).await.unwrap();
     ready_room(&env, "r").await;
 
-    env.sim.advance_clock(jiff::SignedDuration::from_mins(20));
     let expired = env.wait_room("r", "False", "Expired").await;
     let status = expired.status.unwrap();
     assert_eq!(status.is_available, Some(false));

@@ -7,8 +7,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use meetings_operator::simulator::{
-    AppCredentials, CallbackUrls, DefaultApplication, EmbeddedShape, FaultKind, FaultSpec,
-    RunningSimulator, Simulator, SimulatorConfig, generate_key_pair,
+    AppCredentials, Behavior, CallbackUrls, DefaultApplication, EmbeddedShape, FaultKind,
+    FaultSpec, RunningSimulator, Simulator, SimulatorConfig, generate_key_pair,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -39,6 +39,10 @@ struct Api {
 
 impl Api {
     async fn start() -> Self {
+        Self::with_behavior(Behavior::default()).await
+    }
+
+    async fn with_behavior(behavior: Behavior) -> Self {
         // One key pair per test process keeps start-up fast; ids still differ per simulator.
         static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let pem = KEY.get_or_init(|| generate_key_pair().unwrap().private_pem);
@@ -47,6 +51,7 @@ impl Api {
                 application_id: None,
                 private_key_pem: pem.clone(),
             },
+            behavior,
             ..SimulatorConfig::default()
         };
         Self::with(Simulator::builder().with_config(config)).await
@@ -93,6 +98,39 @@ impl Api {
         let status = resp.status();
         let text = resp.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A `/_sim` control request; answers the status and the JSON body.
+    async fn control(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.sim.control_url()));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn advance(&self, seconds: i64) {
+        let (status, body) = self
+            .control(
+                reqwest::Method::POST,
+                "/clock/advance",
+                Some(json!({ "seconds": seconds })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(reqwest::Method::GET, path, None).await
     }
 
     async fn create_room(&self, body: Value) -> Value {
@@ -254,6 +292,7 @@ async fn rooms_follow_the_type_rules_and_error_shapes() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["name"], "NotFoundError");
+    assert_eq!(body["message"], "room not found");
 }
 
 #[tokio::test]
@@ -1206,4 +1245,422 @@ async fn duplicated_callbacks_arrive_twice() {
     let counters = api.sim.counters();
     assert_eq!(counters.callbacks_failed, 0);
     assert!(counters.callbacks_skipped >= 1);
+}
+
+/// A callback receiver on loopback: its base URL and the events it received, in order.
+async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/{kind}",
+        axum::routing::post(move |axum::Json(event): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(event);
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (hook, received)
+}
+
+/// The rooms of a listing page, whichever `_embedded` shape it has.
+fn embedded(page: &Value) -> Vec<Value> {
+    let embedded = &page["_embedded"];
+    embedded
+        .as_array()
+        .or_else(|| embedded["rooms"].as_array())
+        .unwrap()
+        .clone()
+}
+
+/// How many rooms `GET /rooms` and `GET /themes/{theme_id}/rooms` list (checked against
+/// `total_items`).
+async fn counts(api: &Api, theme_id: &str) -> (usize, usize) {
+    let (_, all) = api.get("/rooms").await;
+    let (_, themed) = api.get(&format!("/themes/{theme_id}/rooms")).await;
+    assert_eq!(all["total_items"], embedded(&all).len());
+    assert_eq!(themed["total_items"], embedded(&themed).len());
+    (embedded(&all).len(), embedded(&themed).len())
+}
+
+fn timestamp(value: &Value) -> Timestamp {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn live_quirks_differ_from_the_spec_world() {
+    for live in [false, true] {
+        let behavior = if live {
+            Behavior::live()
+        } else {
+            Behavior::default()
+        };
+        let api = Api::with_behavior(behavior).await;
+        api.sim.freeze_clock(true);
+        let (hook, received) = receiver().await;
+        let (_, theme) = api
+            .send(
+                reqwest::Method::POST,
+                "/themes",
+                Some(json!({"main_color": "#fff", "brand_text": "B"})),
+            )
+            .await;
+        let theme_id = theme["theme_id"].as_str().unwrap().to_string();
+        let room = api
+            .create_room(json!({"display_name": "quirks", "theme_id": theme_id,
+                "callback_urls": {"sessions_callback_url": format!("{hook}/sessions"),
+                                  "recordings_callback_url": format!("{hook}/recordings")}}))
+            .await;
+        let room_id = room["id"].as_str().unwrap();
+
+        // Listings: page size type and where the theme listing's links point.
+        let (_, page) = api.get("/rooms?page_size=5").await;
+        assert_eq!(page["page_size"], if live { json!("5") } else { json!(5) });
+        let (status, page) = api
+            .get(&format!("/themes/{theme_id}/rooms?page_size=5"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(page["total_items"], 1);
+        let host = api.sim.addr();
+        let path = if live {
+            format!("{host}/meetings/rooms")
+        } else {
+            format!("{host}/meetings/themes/{theme_id}/rooms")
+        };
+        for link in ["first", "self", "prev", "next"] {
+            let href = page["_links"][link]["href"].as_str().unwrap();
+            assert_eq!(href.split('?').next(), Some(path.as_str()), "{link}");
+        }
+
+        // A meeting with a recording, driven through the control API.
+        let post = reqwest::Method::POST;
+        let (_, session) = api
+            .control(post.clone(), &format!("/rooms/{room_id}/sessions"), None)
+            .await;
+        let sid = session["id"].as_str().unwrap();
+        let (_, ann) = api
+            .control(
+                post.clone(),
+                &format!("/sessions/{sid}/participants"),
+                Some(json!({"name": "Ann", "is_host": true})),
+            )
+            .await;
+        let (_, rec) = api
+            .control(post.clone(), &format!("/sessions/{sid}/recordings"), None)
+            .await;
+        let rec_id = rec["id"].as_str().unwrap();
+        api.advance(90).await;
+        let (status, _) = api
+            .control(post.clone(), &format!("/recordings/{rec_id}/stop"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, err) = api
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/recordings/{rec_id}"),
+                None,
+            )
+            .await;
+        if live {
+            assert_eq!(status, StatusCode::NOT_FOUND);
+            assert_eq!(
+                err,
+                json!({"status": 404, "name": "NotFoundError",
+                       "message": "Could not find recording", "errors": []})
+            );
+        } else {
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            assert_eq!(
+                err,
+                json!({"status": 403, "name": "ForbiddenError",
+                       "message": "Can only delete recordings in 'uploaded' status", "errors": []})
+            );
+        }
+        let (status, _) = api
+            .control(post.clone(), &format!("/recordings/{rec_id}/upload"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = api
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/recordings/{rec_id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let ann_id = ann["id"].as_str().unwrap();
+        let (status, _) = api
+            .control(
+                reqwest::Method::DELETE,
+                &format!("/sessions/{sid}/participants/{ann_id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+
+        assert!(api.sim.flush_callbacks(Duration::from_secs(5)).await);
+        let events = received.lock().unwrap().clone();
+        let names: Vec<&str> = events
+            .iter()
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
+        let expected = if live {
+            [
+                "session:started",
+                "participant:joined",
+                "recording:started",
+                "recording:ended",
+                "recording:uploaded",
+                "participant:left",
+            ]
+        } else {
+            [
+                "session:started",
+                "session:participant:joined",
+                "recording:started",
+                "recording:ended",
+                "recording:ready",
+                "session:participant:left",
+            ]
+        };
+        assert_eq!(names, expected);
+        let durations: Vec<&Value> = events.iter().filter_map(|e| e.get("duration")).collect();
+        let duration = if live { json!("90") } else { json!(90) };
+        assert_eq!(durations, [&duration, &duration]);
+    }
+}
+
+#[tokio::test]
+async fn participants_keep_an_instant_room_alive() {
+    let api = Api::start().await;
+    let post = reqwest::Method::POST;
+    let (status, _) = api
+        .control(post.clone(), "/clock/freeze", Some(json!({"frozen": true})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let room = api.create_room(json!({"display_name": "busy"})).await;
+    let id = room["id"].as_str().unwrap();
+    let first_expiry = timestamp(&room["expires_at"]);
+    let ten_minutes = SignedDuration::from_mins(10);
+
+    let (_, session) = api
+        .control(post.clone(), &format!("/rooms/{id}/sessions"), None)
+        .await;
+    let sid = session["id"].as_str().unwrap();
+    api.advance(5 * 60).await;
+    let (status, ann) = api
+        .control(
+            post.clone(),
+            &format!("/sessions/{sid}/participants"),
+            Some(json!({"name": "Ann"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ann}");
+
+    // Well past the first expiry: alive, and the expiry slides with the clock.
+    for _ in 0..3 {
+        api.advance(20 * 60).await;
+        let (status, got) = api.get(&format!("/rooms/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(got["is_available"], true);
+        let expires = timestamp(&got["expires_at"]);
+        assert!(expires > first_expiry);
+        assert_eq!(expires, api.sim.now() + ten_minutes);
+    }
+
+    // The last participant leaves: ten more minutes, then the room expires.
+    let left_at = api.sim.now();
+    let ann_id = ann["id"].as_str().unwrap();
+    let (status, _) = api
+        .control(
+            reqwest::Method::DELETE,
+            &format!("/sessions/{sid}/participants/{ann_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    api.advance(599).await;
+    let (_, got) = api.get(&format!("/rooms/{id}")).await;
+    assert_eq!(got["is_available"], true);
+    assert_eq!(timestamp(&got["expires_at"]), left_at + ten_minutes);
+    api.advance(1).await;
+    let (_, got) = api.get(&format!("/rooms/{id}")).await;
+    assert_eq!(got["is_available"], false);
+    assert_eq!(timestamp(&got["expires_at"]), left_at + ten_minutes);
+    let (status, err) = api
+        .control(
+            post,
+            &format!("/sessions/{sid}/participants"),
+            Some(json!({"name": "Late"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+}
+
+#[tokio::test]
+async fn expired_rooms_stay_listed_unless_purged() {
+    for live in [false, true] {
+        let behavior = if live {
+            Behavior::live()
+        } else {
+            Behavior::default()
+        };
+        let api = Api::with_behavior(behavior).await;
+        api.sim.freeze_clock(true);
+        let (_, theme) = api
+            .send(
+                reqwest::Method::POST,
+                "/themes",
+                Some(json!({"main_color": "#fff", "brand_text": "B"})),
+            )
+            .await;
+        let theme_id = theme["theme_id"].as_str().unwrap().to_string();
+        let instant = api
+            .create_room(json!({"display_name": "instant", "theme_id": theme_id}))
+            .await;
+        let short_expiry = api.sim.now() + SignedDuration::from_mins(20);
+        let short = api
+            .create_room(json!({"display_name": "short", "type": "long_term",
+                                "expires_at": short_expiry.to_string()}))
+            .await;
+        let kept = api
+            .long_term_room("kept", json!({"theme_id": theme_id}))
+            .await;
+        let [instant, short, kept] = [&instant, &short, &kept].map(|r| r["id"].as_str().unwrap());
+        // Purging off: expired rooms stay, reported available only by the live service.
+        api.advance(21 * 60).await;
+        for id in [instant, short] {
+            let (status, room) = api.get(&format!("/rooms/{id}")).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(room["is_available"], live);
+        }
+        assert_eq!(counts(&api, &theme_id).await, (3, 2));
+        let (status, err) = api
+            .send(
+                reqwest::Method::PATCH,
+                &format!("/rooms/{short}"),
+                Some(json!({"update_details": {"expire_after_use": true}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            err,
+            json!({"status": 400, "name": "BadRequestError", "errors": [],
+                   "message": format!("The room with id: {short} could not be updated")})
+        );
+
+        // Switched on at runtime: a room goes an hour after it expired, not before.
+        let (status, body) = api
+            .control(
+                reqwest::Method::PATCH,
+                "/behavior",
+                Some(json!({"purge_expired_after_secs": 3600})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(api.sim.behavior().purge_expired_after_secs, Some(3600));
+        // Now: instant expired 11 min ago, short 1 min ago.
+        api.advance(49 * 60 - 1).await;
+        assert_eq!(
+            api.get(&format!("/rooms/{instant}")).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(counts(&api, &theme_id).await, (3, 2));
+        api.advance(1).await;
+        let (status, err) = api.get(&format!("/rooms/{instant}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            err,
+            json!({"status": 404, "name": "NotFoundError", "message": "room not found", "errors": []})
+        );
+        assert_eq!(counts(&api, &theme_id).await, (2, 1));
+        api.advance(10 * 60).await;
+        assert_eq!(
+            api.get(&format!("/rooms/{short}")).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(counts(&api, &theme_id).await, (1, 1));
+        let (_, all) = api.get("/rooms").await;
+        assert_eq!(embedded(&all)[0]["id"], kept);
+        assert_eq!(api.sim.rooms(&api.creds.application_id).len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn rooms_report_the_default_theme_when_switched_on() {
+    let api = Api::start().await;
+    let mut themes = Vec::new();
+    for brand in ["Default", "Other"] {
+        let (_, theme) = api
+            .send(
+                reqwest::Method::POST,
+                "/themes",
+                Some(json!({"main_color": "#fff", "brand_text": brand})),
+            )
+            .await;
+        themes.push(theme["theme_id"].as_str().unwrap().to_string());
+    }
+    let [default, other] = [&themes[0], &themes[1]];
+    let (status, _) = api
+        .send(
+            reqwest::Method::PATCH,
+            "/applications",
+            Some(json!({"update_details": {"default_theme_id": default}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let plain = api.create_room(json!({"display_name": "plain"})).await;
+    let plain_path = format!("/rooms/{}", plain["id"].as_str().unwrap());
+    let default_rooms = format!("/themes/{default}/rooms");
+    assert!(plain.get("theme_id").is_none(), "{plain}");
+    assert_eq!(api.get(&default_rooms).await.1["total_items"], 0);
+
+    let switch = |on: bool| {
+        api.control(
+            reqwest::Method::PATCH,
+            "/behavior",
+            Some(json!({ "rooms_report_default_theme": on })),
+        )
+    };
+    assert_eq!(switch(true).await.0, StatusCode::OK);
+    assert_eq!(api.get(&plain_path).await.1["theme_id"], json!(default));
+    let created = api.create_room(json!({"display_name": "new"})).await;
+    assert_eq!(created["theme_id"], json!(default));
+    let (_, all) = api.get("/rooms").await;
+    assert!(
+        embedded(&all)
+            .iter()
+            .all(|room| room["theme_id"] == json!(default))
+    );
+    assert_eq!(api.get(&default_rooms).await.1["total_items"], 2);
+
+    // An explicit theme wins; removing it makes the room follow the default again.
+    let lt = api.long_term_room("lt", json!({"theme_id": other})).await;
+    assert_eq!(lt["theme_id"], json!(other));
+    assert_eq!(
+        api.get(&format!("/themes/{other}/rooms")).await.1["total_items"],
+        1
+    );
+    let (status, lt) = api
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/rooms/{}", lt["id"].as_str().unwrap()),
+            Some(json!({"update_details": {"theme_id": null}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{lt}");
+    assert_eq!(lt["theme_id"], json!(default));
+    assert_eq!(api.get(&default_rooms).await.1["total_items"], 3);
+    assert_eq!(
+        api.get(&format!("/themes/{other}/rooms")).await.1["total_items"],
+        0
+    );
+
+    assert_eq!(switch(false).await.0, StatusCode::OK);
+    assert!(api.get(&plain_path).await.1.get("theme_id").is_none());
+    assert_eq!(api.get(&default_rooms).await.1["total_items"], 0);
 }

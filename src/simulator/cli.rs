@@ -32,6 +32,12 @@ pub struct SimulatorArgs {
     /// Keep reporting `is_available: true` after rooms expire (live behaviour).
     #[arg(long)]
     pub expired_rooms_available: bool,
+    /// Remove rooms that have been expired for this many simulated seconds (404, unlisted).
+    #[arg(long)]
+    pub purge_expired_after_secs: Option<u64>,
+    /// Report the application's default theme as the `theme_id` of rooms without one.
+    #[arg(long)]
+    pub rooms_report_default_theme: bool,
     /// Maximum themes per application.
     #[arg(long)]
     pub theme_limit: Option<usize>,
@@ -74,6 +80,12 @@ impl SimulatorArgs {
         }
         if self.expired_rooms_available {
             behavior.expired_rooms_report_available = true;
+        }
+        if self.purge_expired_after_secs.is_some() {
+            behavior.purge_expired_after_secs = self.purge_expired_after_secs;
+        }
+        if self.rooms_report_default_theme {
+            behavior.rooms_report_default_theme = true;
         }
         behavior.theme_limit = self.theme_limit;
         behavior.room_limit = self.room_limit;
@@ -250,6 +262,36 @@ mod tests {
             config.default_application,
             DefaultApplication::Generate
         ));
+    }
+
+    #[test]
+    fn live_flag_equals_behavior_live() {
+        let cli = Cli::parse_from(["sim", "--live"]);
+        assert_eq!(cli.args.config().unwrap().behavior, Behavior::live());
+        let cli = Cli::parse_from(["sim"]);
+        assert_eq!(cli.args.config().unwrap().behavior, Behavior::default());
+    }
+
+    #[test]
+    fn purge_and_default_theme_flags() {
+        let cli = Cli::parse_from([
+            "sim",
+            "--live",
+            "--purge-expired-after-secs",
+            "3600",
+            "--rooms-report-default-theme",
+        ]);
+        let behavior = cli.args.config().unwrap().behavior;
+        assert_eq!(behavior.purge_expired_after_secs, Some(3600));
+        assert!(behavior.rooms_report_default_theme);
+        assert_eq!(
+            Behavior {
+                purge_expired_after_secs: None,
+                rooms_report_default_theme: false,
+                ..behavior
+            },
+            Behavior::live()
+        );
     }
 
     #[test]

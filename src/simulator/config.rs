@@ -42,7 +42,8 @@ pub enum RecordingReadyEvent {
 }
 
 /// Behaviour switches; all may be changed while the simulator runs.
-/// Defaults follow the spec; the `live_*`-style switches reproduce the retired service.
+/// Defaults follow the spec; [`Behavior::live`] switches on every quirk recorded of the
+/// retired service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Behavior {
@@ -90,8 +91,23 @@ pub struct Behavior {
     pub long_term_min_lifetime_secs: u64,
     /// Maximum lifetime of a long-term room at creation/update, in seconds.
     pub long_term_max_lifetime_secs: u64,
-    /// Lifetime of an instant room, in seconds.
+    /// Lifetime of an instant room, in seconds: after creation, after the last participant
+    /// leaves, and (sliding) while participants are present.
     pub instant_lifetime_secs: u64,
+    /// Send the `duration` of recording callbacks as a string (live) instead of a number.
+    pub duration_as_string: bool,
+    /// Answer `DELETE /recordings/{id}` for a recording not uploaded yet with 404
+    /// `Could not find recording` (live) instead of the spec's 403.
+    pub pending_recording_delete_not_found: bool,
+    /// Point the `_links` of `GET /themes/{id}/rooms` at `/meetings/rooms` (live) instead of
+    /// at the theme's rooms path.
+    pub theme_room_links_use_rooms_path: bool,
+    /// Remove a room once it has been expired for this many simulated seconds: it answers
+    /// 404 and leaves every listing. `None` keeps expired rooms listed forever.
+    pub purge_expired_after_secs: Option<u64>,
+    /// Report the application's default theme as the `theme_id` of rooms that have no
+    /// explicit theme, and list them under that theme's rooms.
+    pub rooms_report_default_theme: bool,
 }
 
 impl Default for Behavior {
@@ -120,18 +136,30 @@ impl Default for Behavior {
             long_term_min_lifetime_secs: 10 * 60,
             long_term_max_lifetime_secs: 366 * 24 * 3600,
             instant_lifetime_secs: 10 * 60,
+            duration_as_string: false,
+            pending_recording_delete_not_found: false,
+            theme_room_links_use_rooms_path: false,
+            purge_expired_after_secs: None,
+            rooms_report_default_theme: false,
         }
     }
 }
 
 impl Behavior {
-    /// Every switch set the way the retired live service behaved.
+    /// Every switch set the way the retired live service behaved. Behaviour the notes do
+    /// not record (purging expired rooms, reporting the default theme) stays as in the spec.
     pub fn live() -> Self {
         Self {
             embedded_shape: EmbeddedShape::LiveFlatArray,
+            page_size_as_string: true,
             expired_rooms_report_available: true,
             empty_themes_as_object: true,
             null_unset_fields: true,
+            participant_events: ParticipantEventSpelling::Short,
+            recording_ready_event: RecordingReadyEvent::Uploaded,
+            duration_as_string: true,
+            pending_recording_delete_not_found: true,
+            theme_room_links_use_rooms_path: true,
             ..Self::default()
         }
     }
@@ -200,5 +228,93 @@ impl Default for SimulatorConfig {
             exchange_log_max_bytes: 64 * 1024 * 1024,
             callback_timeout: Duration::from_secs(5),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_switches_every_recorded_quirk_and_nothing_unrecorded() {
+        let spec = Behavior::default();
+        let live = Behavior::live();
+        assert_eq!(spec.embedded_shape, EmbeddedShape::Spec);
+        assert_eq!(live.embedded_shape, EmbeddedShape::LiveFlatArray);
+        assert_eq!(spec.participant_events, ParticipantEventSpelling::Session);
+        assert_eq!(live.participant_events, ParticipantEventSpelling::Short);
+        assert_eq!(spec.recording_ready_event, RecordingReadyEvent::Ready);
+        assert_eq!(live.recording_ready_event, RecordingReadyEvent::Uploaded);
+        for (name, spec_value, live_value) in [
+            (
+                "page_size_as_string",
+                spec.page_size_as_string,
+                live.page_size_as_string,
+            ),
+            (
+                "expired_rooms_report_available",
+                spec.expired_rooms_report_available,
+                live.expired_rooms_report_available,
+            ),
+            (
+                "empty_themes_as_object",
+                spec.empty_themes_as_object,
+                live.empty_themes_as_object,
+            ),
+            (
+                "null_unset_fields",
+                spec.null_unset_fields,
+                live.null_unset_fields,
+            ),
+            (
+                "duration_as_string",
+                spec.duration_as_string,
+                live.duration_as_string,
+            ),
+            (
+                "pending_recording_delete_not_found",
+                spec.pending_recording_delete_not_found,
+                live.pending_recording_delete_not_found,
+            ),
+            (
+                "theme_room_links_use_rooms_path",
+                spec.theme_room_links_use_rooms_path,
+                live.theme_room_links_use_rooms_path,
+            ),
+        ] {
+            assert!(!spec_value && live_value, "{name}");
+        }
+        assert_eq!(spec.purge_expired_after_secs, None);
+        assert_eq!(live.purge_expired_after_secs, None);
+        assert!(!spec.rooms_report_default_theme && !live.rooms_report_default_theme);
+        // Everything else (limits, lifetimes, delays) is shared.
+        let aligned = Behavior {
+            embedded_shape: spec.embedded_shape,
+            page_size_as_string: false,
+            expired_rooms_report_available: false,
+            empty_themes_as_object: false,
+            null_unset_fields: false,
+            participant_events: spec.participant_events,
+            recording_ready_event: spec.recording_ready_event,
+            duration_as_string: false,
+            pending_recording_delete_not_found: false,
+            theme_room_links_use_rooms_path: false,
+            ..live
+        };
+        assert_eq!(aligned, spec);
+    }
+
+    #[test]
+    fn new_switches_round_trip_through_json() {
+        let mut behavior = Behavior::live();
+        behavior.purge_expired_after_secs = Some(90);
+        behavior.rooms_report_default_theme = true;
+        let value = serde_json::to_value(&behavior).unwrap();
+        assert_eq!(value["purge_expired_after_secs"], 90);
+        assert_eq!(value["duration_as_string"], true);
+        let back: Behavior = serde_json::from_value(value).unwrap();
+        assert_eq!(back, behavior);
+        let partial: Behavior = serde_json::from_str("{}").unwrap();
+        assert_eq!(partial, Behavior::default());
     }
 }

@@ -234,6 +234,13 @@ impl RunningSimulator {
             .with_state(|state, _| state.rooms_of(application_id))
     }
 
+    /// Removes a room at once, expired or not, as if the service had purged it (no
+    /// callback); it then answers 404 and leaves every listing.
+    pub fn remove_room(&self, application_id: &str, room_id: &str) -> Result<Room, ControlError> {
+        self.shared
+            .with_state(|state, _| state.remove_room(application_id, room_id))
+    }
+
     /// The application's themes, in creation order.
     pub fn themes(&self, application_id: &str) -> Vec<Theme> {
         self.shared

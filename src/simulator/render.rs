@@ -69,7 +69,7 @@ pub fn room(state: &State, room: &Room, now: Timestamp) -> Value {
         &mut map,
         behavior,
         "theme_id",
-        room.theme_id.map(|id| json!(id)),
+        state.reported_theme_id(room).map(|id| json!(id)),
     );
     map.insert("created_at".into(), json!(format_ts(room.created_at)));
     map.insert("expires_at".into(), json!(format_ts(room.expires_at)));
@@ -228,6 +228,28 @@ mod tests {
         assert_eq!(a["is_available"], true);
         assert!(a.get("metadata").is_none());
         assert_eq!(a["available_features"]["is_chat_available"], true);
+    }
+
+    #[test]
+    fn default_theme_is_reported_only_when_switched_on() {
+        let mut state = state();
+        let theme_id = state
+            .create_theme(APP, CreateTheme::simple("#fff", "B"))
+            .unwrap()
+            .id;
+        state.set_default_theme(APP, theme_id).unwrap();
+        let create = CreateRoom {
+            display_name: "r".into(),
+            ..CreateRoom::default()
+        };
+        let r = state.create_room(APP, create, t0()).unwrap();
+        assert!(room(&state, &r, t0()).get("theme_id").is_none());
+        state.behavior.rooms_report_default_theme = true;
+        assert_eq!(room(&state, &r, t0())["theme_id"], json!(theme_id));
+        let req = PageRequest::parse(None, 20, 1000).unwrap();
+        let page = state.list_rooms(APP, None, &req);
+        let v = rooms_page(&state, &page, &req, "h/meetings/rooms", t0());
+        assert_eq!(v["_embedded"]["rooms"][0]["theme_id"], json!(theme_id));
     }
 
     #[test]

@@ -105,7 +105,11 @@ pub(crate) async fn rooms(
             behavior.page_size_max,
         )?;
         let page = state.list_rooms(&app, Some(theme_id), &req);
-        let base = format!("{host}/meetings/themes/{theme_id}/rooms");
+        let base = if behavior.theme_room_links_use_rooms_path {
+            format!("{host}/meetings/rooms")
+        } else {
+            format!("{host}/meetings/themes/{theme_id}/rooms")
+        };
         Ok(ok(render::rooms_page(state, &page, &req, &base, now)))
     })
 }

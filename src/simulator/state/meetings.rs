@@ -94,6 +94,13 @@ impl Recording {
     }
 }
 
+impl Session {
+    /// Whether anyone who joined has not left yet.
+    fn has_participants(&self) -> bool {
+        self.participants.iter().any(|p| p.left_at.is_none())
+    }
+}
+
 fn session_id() -> String {
     let tail: String = rand::rng()
         .sample_iter(&Alphanumeric)
@@ -122,12 +129,31 @@ impl State {
         Ok(session)
     }
 
-    fn emit_for_room(&mut self, room_id: Uuid, kind: CallbackKind, name: &str, payload: Value) {
-        let Some(room) = self.rooms.get(&room_id) else {
-            return;
-        };
-        let (app, urls) = (room.application_id.clone(), room.callback_urls.clone());
-        self.emit(&app, Some(&urls), kind, name, payload);
+    /// Queues an event addressed to the room's URL, else the application's (also when the
+    /// room has been purged).
+    fn emit_for_room(
+        &mut self,
+        app_id: &str,
+        room_id: Uuid,
+        kind: CallbackKind,
+        name: &str,
+        payload: Value,
+    ) {
+        let urls = self
+            .rooms
+            .get(&room_id)
+            .map(|room| room.callback_urls.clone());
+        self.emit(app_id, urls.as_ref(), kind, name, payload);
+    }
+
+    /// A duration in seconds as callbacks send it: a number, or a string when
+    /// `duration_as_string` is on.
+    fn duration_value(&self, secs: i64) -> Value {
+        if self.behavior.duration_as_string {
+            json!(secs.to_string())
+        } else {
+            json!(secs)
+        }
     }
 
     /// Starts a session in an available room; auto-recording rooms start recording too.
@@ -170,7 +196,13 @@ impl State {
             "room_id": room_id,
             "started_at": format_ts(now),
         });
-        self.emit_for_room(room_id, CallbackKind::Sessions, "session:started", payload);
+        self.emit_for_room(
+            &session.application_id,
+            room_id,
+            CallbackKind::Sessions,
+            "session:started",
+            payload,
+        );
         if auto_record {
             self.start_recording(&session.id, now)?;
         }
@@ -178,7 +210,11 @@ impl State {
     }
 
     fn participant_event(&mut self, session_id: &str, participant: &Participant, joined: bool) {
-        let Some(room_id) = self.sessions.get(session_id).map(|s| s.room_id) else {
+        let Some((room_id, app)) = self
+            .sessions
+            .get(session_id)
+            .map(|s| (s.room_id, s.application_id.clone()))
+        else {
             return;
         };
         let verb = if joined { "joined" } else { "left" };
@@ -195,10 +231,11 @@ impl State {
             "type": participant.participant_type,
             "is_host": participant.is_host,
         });
-        self.emit_for_room(room_id, CallbackKind::Sessions, &name, payload);
+        self.emit_for_room(&app, room_id, CallbackKind::Sessions, &name, payload);
     }
 
-    /// A participant joins a running session.
+    /// A participant joins a running session in an available room; an instant room stops
+    /// expiring while anyone is present.
     pub fn join_session(
         &mut self,
         session_id: &str,
@@ -206,6 +243,12 @@ impl State {
         is_host: bool,
         now: Timestamp,
     ) -> Result<Participant, ControlError> {
+        let room_id = self.active_session(session_id)?.room_id;
+        if self.rooms.get(&room_id).is_none_or(|r| r.expired) {
+            return Err(ControlError::Conflict(format!(
+                "room {room_id} is not available"
+            )));
+        }
         let participant = Participant {
             id: Uuid::new_v4(),
             name: name.to_string(),
@@ -217,11 +260,13 @@ impl State {
         self.active_session(session_id)?
             .participants
             .push(participant.clone());
+        self.room_occupied(room_id, now);
         self.participant_event(session_id, &participant, true);
         Ok(participant)
     }
 
-    /// A participant leaves a running session.
+    /// A participant leaves a running session; when the last one leaves an instant room, it
+    /// expires `instant_lifetime_secs` later.
     pub fn leave_session(
         &mut self,
         session_id: &str,
@@ -236,6 +281,10 @@ impl State {
             .ok_or_else(|| not_found("participant", participant_id))?;
         participant.left_at = Some(now);
         let participant = participant.clone();
+        let (room_id, vacated) = (session.room_id, !session.has_participants());
+        if vacated {
+            self.room_vacated(room_id, now);
+        }
         self.participant_event(session_id, &participant, false);
         Ok(participant)
     }
@@ -281,6 +330,7 @@ impl State {
             "ended_at": format_ts(now),
         });
         self.emit_for_room(
+            &session.application_id,
             session.room_id,
             CallbackKind::Sessions,
             "session:ended",
@@ -331,6 +381,7 @@ impl State {
             "session_id": session_id,
         });
         self.emit_for_room(
+            &recording.application_id,
             room_id,
             CallbackKind::Recordings,
             "recording:started",
@@ -378,9 +429,10 @@ impl State {
             "session_id": recording.session_id,
             "started_at": format_ts(recording.started_at),
             "ended_at": format_ts(now),
-            "duration": recording.duration_secs(),
+            "duration": self.duration_value(recording.duration_secs()),
         });
         self.emit_for_room(
+            &recording.application_id,
             recording.room_id,
             CallbackKind::Recordings,
             "recording:ended",
@@ -430,10 +482,16 @@ impl State {
             "room_id": recording.room_id,
             "started_at": format_ts(recording.started_at),
             "ended_at": recording.ended_at.map(format_ts),
-            "duration": recording.duration_secs(),
+            "duration": self.duration_value(recording.duration_secs()),
             "url": url,
         });
-        self.emit_for_room(recording.room_id, CallbackKind::Recordings, name, payload);
+        self.emit_for_room(
+            &recording.application_id,
+            recording.room_id,
+            CallbackKind::Recordings,
+            name,
+            payload,
+        );
         Ok(recording)
     }
 
@@ -461,10 +519,15 @@ impl State {
             .ok_or_else(|| ApiError::NotFound(format!("Recording {id} was not found")))
     }
 
-    /// `DELETE /recordings/{id}`: only uploaded recordings.
+    /// `DELETE /recordings/{id}`: only uploaded recordings. Others get the spec's 403, or
+    /// the live service's 404 `Could not find recording` when
+    /// `pending_recording_delete_not_found` is on.
     pub fn delete_recording(&mut self, app_id: &str, id: &str) -> Result<(), ApiError> {
         let recording = self.recording(app_id, id)?;
         if recording.status != RecordingStatus::Uploaded {
+            if self.behavior.pending_recording_delete_not_found {
+                return Err(ApiError::NotFound("Could not find recording".into()));
+            }
             return Err(ApiError::Forbidden(
                 "Can only delete recordings in 'uploaded' status".into(),
             ));
@@ -600,6 +663,142 @@ mod tests {
         assert!(state.session_recordings(OTHER, &session.id).is_err());
         state.delete_recording(APP, &rec.id.to_string()).unwrap();
         assert!(state.recording(APP, &rec.id.to_string()).is_err());
+    }
+
+    fn at(mins: i64) -> Timestamp {
+        t0().saturating_add(SignedDuration::from_mins(mins))
+            .unwrap()
+    }
+
+    fn instant_room(state: &mut State) -> Uuid {
+        let req = CreateRoom {
+            display_name: "r".into(),
+            ..CreateRoom::default()
+        };
+        state.create_room(APP, req, t0()).unwrap().id
+    }
+
+    fn expires_at(state: &State, room: Uuid) -> Timestamp {
+        state.rooms[&room].expires_at
+    }
+
+    #[test]
+    fn participants_keep_an_instant_room_alive() {
+        let mut state = state();
+        let room = instant_room(&mut state);
+        let session = state.start_session(room, at(2)).unwrap();
+        // A session alone does not keep the room alive; the first participant does.
+        let ann = state.join_session(&session.id, "Ann", true, at(5)).unwrap();
+        assert_eq!(expires_at(&state, room), at(15));
+        let bob = state
+            .join_session(&session.id, "Bob", false, at(6))
+            .unwrap();
+        for minute in [10, 30, 60] {
+            state.sweep(at(minute));
+            assert!(!state.rooms[&room].expired, "minute {minute}");
+            assert_eq!(expires_at(&state, room), at(minute + 10));
+        }
+        state.leave_session(&session.id, ann.id, at(61)).unwrap();
+        assert_eq!(expires_at(&state, room), at(70), "Bob is still there");
+        state.sweep(at(65));
+        state.leave_session(&session.id, bob.id, at(65)).unwrap();
+        assert_eq!(expires_at(&state, room), at(75));
+        state.sweep(at(74));
+        assert!(!state.rooms[&room].expired);
+        state.take_events();
+        state.sweep(at(75));
+        assert!(state.rooms[&room].expired);
+        let events = state.take_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].payload["expires_at"], format_ts(at(75)));
+        let err = state.join_session(&session.id, "Cy", false, at(76));
+        assert!(matches!(err, Err(ControlError::Conflict(_))), "{err:?}");
+    }
+
+    #[test]
+    fn leaving_early_never_shortens_the_first_lifetime() {
+        let mut state = state();
+        let room = instant_room(&mut state);
+        let session = state.start_session(room, t0()).unwrap();
+        let ann = state.join_session(&session.id, "Ann", true, t0()).unwrap();
+        state.leave_session(&session.id, ann.id, t0()).unwrap();
+        assert_eq!(expires_at(&state, room), at(10));
+        // Ending the session makes the remaining participants leave, with the same effect.
+        let bob = state.join_session(&session.id, "Bob", true, at(8)).unwrap();
+        assert_eq!(bob.left_at, None);
+        state.sweep(at(12));
+        assert!(!state.rooms[&room].expired);
+        state.end_session(&session.id, at(12)).unwrap();
+        assert_eq!(expires_at(&state, room), at(22));
+        state.sweep(at(22));
+        assert!(state.rooms[&room].expired);
+    }
+
+    #[test]
+    fn long_term_rooms_keep_their_expiry_during_sessions() {
+        let mut state = state();
+        let req = CreateRoom {
+            display_name: "lt".into(),
+            room_type: RoomType::LongTerm,
+            expires_at: Some(at(60)),
+            ..CreateRoom::default()
+        };
+        let room = state.create_room(APP, req, t0()).unwrap().id;
+        let session = state.start_session(room, at(55)).unwrap();
+        let ann = state
+            .join_session(&session.id, "Ann", true, at(55))
+            .unwrap();
+        state.sweep(at(60));
+        assert!(state.rooms[&room].expired);
+        assert_eq!(expires_at(&state, room), at(60));
+        state.leave_session(&session.id, ann.id, at(61)).unwrap();
+        assert_eq!(expires_at(&state, room), at(60));
+    }
+
+    #[test]
+    fn live_durations_are_strings() {
+        for (as_string, expected) in [(false, json!(90)), (true, json!("90"))] {
+            let mut state = state();
+            state.behavior.duration_as_string = as_string;
+            let room = instant_room(&mut state);
+            let session = state.start_session(room, t0()).unwrap();
+            let rec = state.start_recording(&session.id, t0()).unwrap();
+            state
+                .stop_recording(
+                    rec.id,
+                    t0().saturating_add(SignedDuration::from_secs(90)).unwrap(),
+                )
+                .unwrap();
+            state.upload_recording(rec.id, at(5)).unwrap();
+            let events = state.take_events();
+            let durations: Vec<&Value> = events
+                .iter()
+                .filter_map(|e| e.payload.get("duration"))
+                .collect();
+            assert_eq!(durations, [&expected, &expected]);
+        }
+    }
+
+    #[test]
+    fn deleting_a_pending_recording_is_403_or_live_404() {
+        let mut state = state();
+        let room = instant_room(&mut state);
+        let session = state.start_session(room, t0()).unwrap();
+        let rec = state.start_recording(&session.id, t0()).unwrap();
+        let id = rec.id.to_string();
+        let err = state.delete_recording(APP, &id).unwrap_err();
+        assert_eq!(err.status().as_u16(), 403);
+        assert_eq!(
+            err.body()["message"],
+            "Can only delete recordings in 'uploaded' status"
+        );
+        state.behavior.pending_recording_delete_not_found = true;
+        let err = state.delete_recording(APP, &id).unwrap_err();
+        assert_eq!(
+            err.body(),
+            json!({"status": 404, "name": "NotFoundError", "message": "Could not find recording", "errors": []})
+        );
+        assert!(state.recording(APP, &id).is_ok(), "nothing was deleted");
     }
 
     #[test]

@@ -43,7 +43,13 @@ pub struct State {
     pub(crate) rooms: HashMap<Uuid, Room>,
     meeting_codes: HashSet<String>,
     last_serial: u64,
+    /// Rooms not yet expired, by the time they expire (rooms kept alive by present
+    /// participants are left out until the last one leaves).
     expiry: BTreeSet<(Timestamp, Uuid)>,
+    /// Instant rooms with participants present: their `expires_at` slides with the clock.
+    occupied: HashSet<Uuid>,
+    /// Expired rooms still stored, by the time they became inactive (for purging).
+    expired: BTreeSet<(Timestamp, Uuid)>,
     pub(crate) themes: HashMap<Uuid, Theme>,
     short_urls: HashMap<String, Uuid>,
     pub(crate) sessions: HashMap<String, Session>,
@@ -65,6 +71,8 @@ impl State {
             meeting_codes: HashSet::new(),
             last_serial: 0,
             expiry: BTreeSet::new(),
+            occupied: HashSet::new(),
+            expired: BTreeSet::new(),
             themes: HashMap::new(),
             short_urls: HashMap::new(),
             sessions: HashMap::new(),
@@ -85,8 +93,10 @@ impl State {
         std::mem::take(&mut self.outbox)
     }
 
-    /// Applies the passage of time: expires rooms, uploads recordings, drops stale uploads.
+    /// Applies the passage of time: keeps occupied instant rooms alive, expires and purges
+    /// rooms, uploads recordings, drops stale uploads.
     pub fn sweep(&mut self, now: Timestamp) {
+        self.extend_occupied_rooms(now);
         while let Some(&(at, id)) = self.expiry.first() {
             if at > now {
                 break;
@@ -94,6 +104,7 @@ impl State {
             self.expiry.pop_first();
             self.expire_room(id, now);
         }
+        self.purge_expired_rooms(now);
         self.upload_due_recordings(now);
         self.purge_storage(now);
     }

@@ -12,7 +12,7 @@ use super::values::{
     RecordingOptions, RoomType,
 };
 use crate::simulator::clock::format_ts;
-use crate::simulator::errors::ApiError;
+use crate::simulator::errors::{ApiError, ControlError};
 use crate::simulator::pagination::PageRequest;
 
 /// A room as stored.
@@ -38,7 +38,8 @@ pub struct Room {
     pub theme_id: Option<Uuid>,
     /// Creation time.
     pub created_at: Timestamp,
-    /// Expiry time.
+    /// Expiry time; for an instant room with participants present it slides to
+    /// `now + instant_lifetime_secs`, and is set that far past the last one leaving.
     pub expires_at: Timestamp,
     /// Close after a session ends (long-term only).
     pub expire_after_use: bool,
@@ -105,8 +106,9 @@ pub struct RoomPage {
     pub bounds: Option<(u64, u64)>,
 }
 
-fn room_not_found(id: &str) -> ApiError {
-    ApiError::NotFound(format!("could not find room {id}"))
+/// The 404 for a room that does not exist (or was purged), worded as the notes record it.
+fn room_not_found() -> ApiError {
+    ApiError::NotFound("room not found".into())
 }
 
 pub(crate) fn theme_not_found(id: impl std::fmt::Display) -> ApiError {
@@ -195,7 +197,7 @@ impl State {
             .ok()
             .and_then(|uuid| self.rooms.get(&uuid))
             .filter(|room| room.application_id == app_id)
-            .ok_or_else(|| room_not_found(id))
+            .ok_or_else(room_not_found)
     }
 
     /// `PATCH /rooms/{id}`.
@@ -213,17 +215,16 @@ impl State {
             )));
         }
         if room.expired {
+            // No capture shows this answer: it reuses the recorded 400 wording for rooms
+            // that cannot be updated, without inventing a reason.
             return Err(ApiError::bad_request(format!(
-                "The room with id: {room_id} could not be updated because it is expired"
+                "The room with id: {room_id} could not be updated"
             )));
         }
         if let Some(Some(theme_id)) = req.theme_id {
             self.owned_theme(app_id, theme_id)?;
         }
-        let room = self
-            .rooms
-            .get_mut(&room_id)
-            .ok_or_else(|| room_not_found(id))?;
+        let room = self.rooms.get_mut(&room_id).ok_or_else(room_not_found)?;
         if let Some(at) = req.expires_at {
             self.expiry.remove(&(room.expires_at, room_id));
             room.expires_at = at;
@@ -247,7 +248,18 @@ impl State {
         Ok(room.clone())
     }
 
-    /// `GET /rooms` (all rooms) or `GET /themes/{id}/rooms` (rooms with that theme).
+    /// The `theme_id` a room reports: its explicit theme, else the application default when
+    /// `rooms_report_default_theme` is on.
+    pub fn reported_theme_id(&self, room: &Room) -> Option<Uuid> {
+        if room.theme_id.is_some() || !self.behavior.rooms_report_default_theme {
+            return room.theme_id;
+        }
+        self.apps
+            .get(&room.application_id)
+            .and_then(|app| app.default_theme_id)
+    }
+
+    /// `GET /rooms` (all rooms) or `GET /themes/{id}/rooms` (rooms reporting that theme).
     pub fn list_rooms(&self, app_id: &str, theme: Option<Uuid>, page: &PageRequest) -> RoomPage {
         let Some(app) = self.apps.get(app_id) else {
             return RoomPage {
@@ -260,7 +272,7 @@ impl State {
             .room_serials
             .iter()
             .filter_map(|(serial, id)| self.rooms.get(id).map(|room| (*serial, room)))
-            .filter(|(_, room)| theme.is_none() || room.theme_id == theme)
+            .filter(|(_, room)| theme.is_none() || self.reported_theme_id(room) == theme)
             .collect();
         let serials: Vec<u64> = matching.iter().map(|(s, _)| *s).collect();
         let window = page.window(&serials);
@@ -280,7 +292,7 @@ impl State {
     }
 
     /// Marks a room inactive and emits `room:expired` (once).
-    pub(crate) fn expire_room(&mut self, id: Uuid, _now: Timestamp) {
+    pub(crate) fn expire_room(&mut self, id: Uuid, now: Timestamp) {
         let Some(room) = self.rooms.get_mut(&id) else {
             return;
         };
@@ -290,6 +302,9 @@ impl State {
         room.expired = true;
         let room = room.clone();
         self.expiry.remove(&(room.expires_at, id));
+        self.occupied.remove(&id);
+        // Inactive since its expiry time, or since now when closed early (after use).
+        self.expired.insert((room.expires_at.min(now), id));
         if let Some(app) = self.apps.get_mut(&room.application_id) {
             app.active_rooms = app.active_rooms.saturating_sub(1);
         }
@@ -307,6 +322,92 @@ impl State {
             "room:expired",
             payload,
         );
+    }
+
+    /// Removes rooms expired for at least `purge_expired_after_secs` (when set): they answer
+    /// 404 and leave every listing; their meeting codes become free.
+    pub(crate) fn purge_expired_rooms(&mut self, now: Timestamp) {
+        let Some(delay) = self.behavior.purge_expired_after_secs else {
+            return;
+        };
+        while let Some(&(at, id)) = self.expired.first() {
+            if at.saturating_add(secs(delay)).unwrap_or(at) > now {
+                break;
+            }
+            self.expired.pop_first();
+            self.drop_room(id);
+        }
+    }
+
+    /// Removes room `id` of `app_id` at once, expired or not, as if the service had purged
+    /// it: no callback is sent; the room answers 404 and leaves every listing.
+    pub fn remove_room(&mut self, app_id: &str, id: &str) -> Result<Room, ControlError> {
+        let id = self
+            .room(app_id, id)
+            .map_err(|_| ControlError::NotFound(format!("room {id}")))?
+            .id;
+        self.drop_room(id)
+            .ok_or_else(|| ControlError::NotFound(format!("room {id}")))
+    }
+
+    /// Forgets a room with its expiry and occupancy entries; frees its meeting code.
+    fn drop_room(&mut self, id: Uuid) -> Option<Room> {
+        let room = self.rooms.remove(&id)?;
+        if let Some(app) = self.apps.get_mut(&room.application_id) {
+            app.room_serials.remove(&room.serial);
+            if !room.expired {
+                app.active_rooms = app.active_rooms.saturating_sub(1);
+            }
+        }
+        self.meeting_codes.remove(&room.meeting_code);
+        self.expiry.remove(&(room.expires_at, id));
+        self.occupied.remove(&id);
+        // A stale entry in the purge index is harmless: purging a missing room is a no-op.
+        Some(room)
+    }
+
+    /// The expiry of an instant room kept alive at `now`: `now + instant_lifetime_secs`.
+    fn instant_deadline(&self, now: Timestamp) -> Timestamp {
+        now.saturating_add(secs(self.behavior.instant_lifetime_secs))
+            .unwrap_or(now)
+    }
+
+    /// Slides the `expires_at` of occupied instant rooms to `now + instant_lifetime_secs`
+    /// (never earlier than before); they are out of the expiry index meanwhile.
+    pub(crate) fn extend_occupied_rooms(&mut self, now: Timestamp) {
+        let deadline = self.instant_deadline(now);
+        for id in &self.occupied {
+            if let Some(room) = self.rooms.get_mut(id) {
+                room.expires_at = room.expires_at.max(deadline);
+            }
+        }
+    }
+
+    /// The first participant is present in an instant room: it stops expiring while occupied.
+    pub(crate) fn room_occupied(&mut self, id: Uuid, now: Timestamp) {
+        let deadline = self.instant_deadline(now);
+        let Some(room) = self.rooms.get_mut(&id) else {
+            return;
+        };
+        if room.room_type != RoomType::Instant || room.expired || !self.occupied.insert(id) {
+            return;
+        }
+        self.expiry.remove(&(room.expires_at, id));
+        room.expires_at = room.expires_at.max(deadline);
+    }
+
+    /// The last participant left an instant room: it expires `instant_lifetime_secs` later
+    /// (never earlier than it already would).
+    pub(crate) fn room_vacated(&mut self, id: Uuid, now: Timestamp) {
+        if !self.occupied.remove(&id) {
+            return;
+        }
+        let deadline = self.instant_deadline(now);
+        let Some(room) = self.rooms.get_mut(&id) else {
+            return;
+        };
+        room.expires_at = room.expires_at.max(deadline);
+        self.expiry.insert((room.expires_at, id));
     }
 
     /// Every room of `app_id`, ascending serial.
@@ -470,6 +571,149 @@ mod tests {
             .update_room(APP, &room.id.to_string(), update)
             .unwrap();
         assert_eq!(updated.theme_id, None);
+    }
+
+    #[test]
+    fn missing_rooms_and_expired_updates_use_the_recorded_wordings() {
+        let mut state = state();
+        let err = state.room(APP, &Uuid::new_v4().to_string()).unwrap_err();
+        assert_eq!(err.status().as_u16(), 404);
+        assert_eq!(err.body()["message"], "room not found");
+        assert_eq!(
+            state.room(APP, "x").unwrap_err().body()["message"],
+            "room not found"
+        );
+        let later = t0().saturating_add(SignedDuration::from_hours(1)).unwrap();
+        let room = state.create_room(APP, long_term(later), t0()).unwrap();
+        state.sweep(later);
+        let update = UpdateRoom {
+            expire_after_use: Some(true),
+            ..UpdateRoom::default()
+        };
+        let err = state
+            .update_room(APP, &room.id.to_string(), update)
+            .unwrap_err();
+        assert_eq!(
+            err.body(),
+            json!({"status": 400, "name": "BadRequestError", "errors": [],
+                   "message": format!("The room with id: {} could not be updated", room.id)})
+        );
+    }
+
+    #[test]
+    fn expired_rooms_stay_unless_purging_is_on() {
+        let mut state = state();
+        let kept = state.create_room(APP, instant("kept"), t0()).unwrap();
+        let day = t0().saturating_add(SignedDuration::from_hours(24)).unwrap();
+        state.sweep(day);
+        assert!(state.room(APP, &kept.id.to_string()).unwrap().expired);
+        let all = PageRequest::parse(None, 20, 1000).unwrap();
+        assert_eq!(state.list_rooms(APP, None, &all).total_items, 1);
+
+        // Switched on later: rooms already expired long enough go at the next sweep.
+        state.behavior.purge_expired_after_secs = Some(3600);
+        let fresh = state.create_room(APP, instant("fresh"), day).unwrap();
+        state.sweep(day);
+        assert_eq!(
+            state.room(APP, &kept.id.to_string()).unwrap_err().body()["message"],
+            "room not found"
+        );
+        assert_eq!(state.list_rooms(APP, None, &all).total_items, 1);
+        // `fresh` expires at day+10min and is purged an hour after that, not before.
+        let expired = day.saturating_add(SignedDuration::from_mins(10)).unwrap();
+        let almost = expired
+            .saturating_add(SignedDuration::from_mins(59))
+            .unwrap();
+        state.sweep(almost);
+        assert!(state.room(APP, &fresh.id.to_string()).unwrap().expired);
+        state.sweep(
+            expired
+                .saturating_add(SignedDuration::from_hours(1))
+                .unwrap(),
+        );
+        assert!(state.room(APP, &fresh.id.to_string()).is_err());
+        let page = state.list_rooms(APP, None, &all);
+        assert_eq!((page.total_items, page.rooms.len()), (0, 0));
+        assert!(state.rooms_of(APP).is_empty());
+        assert!(!state.meeting_codes.contains(&fresh.meeting_code));
+    }
+
+    #[test]
+    fn removed_rooms_vanish_at_once() {
+        let mut state = state();
+        state.behavior.room_limit = Some(1);
+        let room = state.create_room(APP, instant("a"), t0()).unwrap();
+        let id = room.id.to_string();
+        assert!(state.remove_room(OTHER, &id).is_err());
+        assert_eq!(state.remove_room(APP, &id).unwrap().id, room.id);
+        assert!(state.room(APP, &id).is_err());
+        assert!(state.rooms_of(APP).is_empty());
+        assert!(state.remove_room(APP, &id).is_err());
+        // It no longer counts against the limit, and never expires.
+        state.create_room(APP, instant("b"), t0()).unwrap();
+        state.sweep(t0().saturating_add(SignedDuration::from_hours(1)).unwrap());
+        let events = state.take_events();
+        assert_eq!(events.len(), 1, "only b expires: {events:?}");
+    }
+
+    #[test]
+    fn closed_rooms_are_purged_from_when_they_closed() {
+        let mut state = state();
+        state.behavior.purge_expired_after_secs = Some(60);
+        let far = t0().saturating_add(SignedDuration::from_hours(48)).unwrap();
+        let room = state.create_room(APP, long_term(far), t0()).unwrap();
+        state.expire_room(room.id, t0());
+        state.sweep(t0().saturating_add(SignedDuration::from_secs(59)).unwrap());
+        assert!(state.room(APP, &room.id.to_string()).is_ok());
+        state.sweep(t0().saturating_add(SignedDuration::from_secs(60)).unwrap());
+        assert!(state.room(APP, &room.id.to_string()).is_err());
+    }
+
+    #[test]
+    fn rooms_follow_the_default_theme_only_when_reporting_it() {
+        let mut state = state();
+        let default = state
+            .create_theme(APP, CreateTheme::simple("#abc", "D"))
+            .unwrap();
+        let own = state
+            .create_theme(APP, CreateTheme::simple("#abc", "O"))
+            .unwrap();
+        state.set_default_theme(APP, default.id).unwrap();
+        let plain = state.create_room(APP, instant("plain"), t0()).unwrap();
+        let mut req = instant("own");
+        req.theme_id = Some(own.id);
+        let themed = state.create_room(APP, req, t0()).unwrap();
+        let all = PageRequest::parse(None, 20, 1000).unwrap();
+
+        assert_eq!(state.reported_theme_id(&plain), None);
+        assert_eq!(state.list_rooms(APP, Some(default.id), &all).total_items, 0);
+        state.behavior.rooms_report_default_theme = true;
+        assert_eq!(state.reported_theme_id(&plain), Some(default.id));
+        assert_eq!(state.reported_theme_id(&themed), Some(own.id));
+        let page = state.list_rooms(APP, Some(default.id), &all);
+        assert_eq!(page.rooms.len(), 1);
+        assert_eq!(page.rooms[0].id, plain.id);
+        assert_eq!(page.rooms[0].theme_id, None, "the stored theme stays unset");
+        assert_eq!(state.list_rooms(APP, Some(own.id), &all).total_items, 1);
+        // Removing an explicit theme makes the room follow the default again.
+        let far = t0().saturating_add(SignedDuration::from_hours(48)).unwrap();
+        let mut req = long_term(far);
+        req.theme_id = Some(own.id);
+        let lt = state.create_room(APP, req, t0()).unwrap();
+        let unthemed = UpdateRoom {
+            theme_id: Some(None),
+            ..UpdateRoom::default()
+        };
+        let lt = state
+            .update_room(APP, &lt.id.to_string(), unthemed)
+            .unwrap();
+        assert_eq!(state.reported_theme_id(&lt), Some(default.id));
+        assert_eq!(state.list_rooms(APP, Some(default.id), &all).total_items, 2);
+        // Without a default theme there is nothing to report.
+        state
+            .delete_theme(APP, &default.id.to_string(), true)
+            .unwrap();
+        assert_eq!(state.reported_theme_id(&plain), None);
     }
 
     #[test]
