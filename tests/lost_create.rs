@@ -14,8 +14,8 @@ use meetings_operator::controller::lost_create;
 use meetings_operator::controller::room_sync::create_request;
 use meetings_operator::crd::MeetingRoomSpec;
 use meetings_operator::meetings::{
-    ClientConfig, CreateRoom, CreateTheme, Credentials, MeetingsClient, RecordingOptions, Room,
-    RoomScope, RoomType,
+    ClientConfig, CreateRoom, CreateTheme, Credentials, MeetingsClient, RateLimit,
+    RecordingOptions, Room, RoomScope, RoomType,
 };
 use meetings_operator::simulator::{Behavior, RunningSimulator, Simulator};
 use proptest::prelude::*;
@@ -24,7 +24,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Value, json};
 
 /// Generated cases per world.
-const CASES: usize = 48;
+const CASES: usize = 96;
 
 /// A simulator, a client of its application, and a theme to reference.
 struct World {
@@ -47,6 +47,11 @@ impl World {
         let client = MeetingsClient::new(
             ClientConfig {
                 base_url: sim.base_url(),
+                // The default 10 requests per second would set the pace.
+                rate_limit: RateLimit {
+                    per_second: 1000.0,
+                    burst: 100,
+                },
                 ..ClientConfig::default()
             },
             credentials,

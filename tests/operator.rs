@@ -738,3 +738,28 @@ async fn a_theme_deleted_while_its_create_is_in_doubt_is_deleted_in_the_api() {
     let left = env.sim.themes(&env.app.application_id);
     assert!(left.is_empty(), "leaked: {left:?}");
 }
+
+#[tokio::test]
+async fn a_theme_create_that_failed_before_committing_is_made_once() {
+    // The create fails without committing: the next reconcile lists the
+    // themes to look for it (the live service answers `{}` when there are
+    // none), finds nothing and creates it once.
+    let mut env = OperatorEnv::new("theme-uncommitted", |_| {}).await;
+    env.sim
+        .faults()
+        .add(FaultSpec::new("createTheme", FaultKind::ServerError { status: Some(503) }).times(1));
+    env.start_operator();
+    env.create::<MeetingTheme>(theme("t")).await.unwrap();
+    let ready = env.wait_theme("t", "Ready", "True", "Ready").await;
+    let themes = env.sim.themes(&env.app.application_id);
+    assert_eq!(themes.len(), 1);
+    assert_eq!(
+        themes[0].id.to_string(),
+        ready.status.unwrap().theme_id.unwrap()
+    );
+    let counters = env.sim.counters();
+    assert!(
+        counters.operation("getThemes") >= 1,
+        "the lost create was looked for: {counters:?}"
+    );
+}
