@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes tools the tests and the local control plane use:
 # kube-apiserver, kube-controller-manager, kubectl, etcd and helm, from the
-# pinned Go modules in tools/{kube,etcd,helm}.
+# pinned Go modules in tools/{kube,etcd,helm}, and `health` (tools/health:
+# kstatus and an Argo CD Lua health check run against an object).
 #
 # The binaries go to a versioned cache directory:
 #   ${MEETINGS_TOOLS_DIR:-$HOME/.cache/meetings-operator/kube-tools}/<version-key>/bin
@@ -80,7 +81,13 @@ KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_helm-${HELM_VERSION}_${GO_VERSION}_
 CACHE="${MEETINGS_TOOLS_DIR:-$HOME/.cache/meetings-operator/kube-tools}"
 BIN="$CACHE/$KEY/bin"
 
-ALL=(etcd kube-apiserver kube-controller-manager kubectl helm)
+# The health helper is small and changes more often: its own hash names the
+# binary, so a change rebuilds it alone; `health` links to the current one.
+health_hash="$(cat "$TOOLS_SRC"/health/go.mod "$TOOLS_SRC"/health/go.sum "$TOOLS_SRC"/health/*.go |
+  sha256sum | cut -c1-12)"
+HEALTH="health-$health_hash"
+
+ALL=(etcd kube-apiserver kube-controller-manager kubectl helm "$HEALTH")
 
 all_built() {
   local b
@@ -130,5 +137,7 @@ build kube-apiserver kube k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags"
 build kube-controller-manager kube k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_ldflags"
 build kubectl kube k8s.io/kubernetes/cmd/kubectl "$k8s_ldflags"
 build helm helm helm.sh/helm/v3/cmd/helm "$helm_ldflags"
+build "$HEALTH" health . "-s -w"
+ln -sfn "$HEALTH" "$BIN/health"
 log "all tools ready in $BIN ($((SECONDS - total_start))s)"
 echo "$BIN"

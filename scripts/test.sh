@@ -31,7 +31,7 @@ if [ "$#" -gt 0 ]; then
 fi
 
 # Suites that run the operator against the simulator: they run in both worlds.
-OPERATOR_SUITES=(operator room_lifecycle adoption logos callbacks chaos leader_election secrets bad_input)
+OPERATOR_SUITES=(operator room_lifecycle health adoption logos callbacks chaos leader_election secrets bad_input)
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 

@@ -26,7 +26,7 @@ use super::{Ctx, Error, FINALIZER, now};
 use super::{lost_create, room_sync};
 use crate::callbacks;
 use crate::crd::common::ManagementPolicy;
-use crate::crd::conditions::{READY, SYNCED, condition, set_condition};
+use crate::crd::conditions::{READY, SYNCED, condition, set_condition, summarize};
 use crate::crd::{
     MeetingRoom, MeetingRoomStatus, MeetingTheme, PendingCreate, RoomDeletionPolicy, RoomKind,
 };
@@ -64,6 +64,21 @@ pub mod reasons {
     pub const OBSERVE_ONLY: &str = "ObserveOnly";
     /// An adopted room differs in create-only fields.
     pub const UNFIXABLE: &str = "CreateOnlyDifferences";
+
+    /// Whether a failure with `reason` needs a change before the room can
+    /// progress (kstatus `Stalled`); other failures are `Reconciling`.
+    pub fn stalls(reason: &str) -> bool {
+        matches!(
+            reason,
+            REJECTED
+                | INVALID_SPEC
+                | CREDENTIALS
+                | APPLICATION_CHANGED
+                | NOT_UPDATABLE
+                | REMOTE_NOT_FOUND
+                | EXPIRED
+        )
+    }
 }
 
 /// Stable key of an object for backoff bookkeeping.
@@ -97,7 +112,8 @@ pub async fn reconcile(room: Arc<MeetingRoom>, ctx: Ctx) -> Result<Action, Error
     {
         return Ok(Action::requeue(left));
     }
-    let outcome = sync(&room, &api, &ctx, &namespace, current.clone()).await?;
+    let mut outcome = sync(&room, &api, &ctx, &namespace, current.clone()).await?;
+    summarize(&mut outcome.status.conditions, reasons::stalls, now());
     if outcome.status != current {
         super::debug_status_change(&current, &outcome.status);
         write_status(&api, room.as_ref(), &outcome.status).await?;
@@ -541,6 +557,7 @@ async fn create(
             now(),
         ),
     );
+    summarize(&mut status.conditions, reasons::stalls, now());
     write_status(api, room, &*status).await?;
     ctx.room_statuses
         .remember(&room.uid().unwrap_or_default(), status.clone());

@@ -19,7 +19,7 @@ use super::logos;
 use super::snapshot::Freshness;
 use super::{Ctx, Error, FINALIZER, now};
 use crate::crd::common::ManagementPolicy;
-use crate::crd::conditions::{READY, SYNCED, condition, set_condition};
+use crate::crd::conditions::{READY, SYNCED, condition, set_condition, summarize};
 use crate::crd::theme::{ApplicationDefaultStatus, RemoteTheme};
 use crate::crd::{MeetingTheme, MeetingThemeStatus, PendingCreate, ThemeDeletionPolicy};
 use crate::meetings::{
@@ -48,6 +48,21 @@ pub mod reasons {
     pub const OBSERVE_ONLY: &str = "ObserveOnly";
     /// More than one theme asks to be the application default.
     pub const DEFAULT_CONFLICT: &str = "DefaultThemeConflict";
+
+    /// Whether a failure with `reason` needs a change before the theme can
+    /// progress (kstatus `Stalled`); other failures are `Reconciling`.
+    pub fn stalls(reason: &str) -> bool {
+        matches!(
+            reason,
+            REJECTED
+                | CREDENTIALS
+                | DELETION_BLOCKED
+                | APPLICATION_CHANGED
+                | REMOTE_NOT_FOUND
+                | DEFAULT_CONFLICT
+                | super::logos::reasons::INVALID_LOGO
+        )
+    }
 }
 
 /// Stable key of an object for backoff bookkeeping.
@@ -127,6 +142,8 @@ pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Err
         }
         sync(&theme, &api, &ctx, &namespace, current.clone()).await?
     };
+    let mut status = status;
+    summarize(&mut status.conditions, reasons::stalls, now());
     if status != current {
         super::debug_status_change(&current, &status);
         write_status(&api, theme.as_ref(), &status).await?;
@@ -536,6 +553,7 @@ async fn create(
             now(),
         ),
     );
+    summarize(&mut status.conditions, reasons::stalls, now());
     write_status(api, theme, &*status).await?;
     ctx.theme_statuses
         .remember(&theme.uid().unwrap_or_default(), status.clone());

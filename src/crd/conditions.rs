@@ -1,4 +1,5 @@
-//! Standard status conditions (`Ready`, `Synced`) and how they are updated.
+//! Standard status conditions (`Ready`, `Synced`), the kstatus conditions
+//! derived from them (`Reconciling`, `Stalled`), and how they are updated.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
@@ -6,6 +7,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 pub const READY: &str = "Ready";
 /// Condition saying the last reconcile reached the API and applied the spec.
 pub const SYNCED: &str = "Synced";
+/// kstatus condition: the operator is still working towards the spec
+/// (creating, waiting for a dependency, retrying after a transient error).
+pub const RECONCILING: &str = "Reconciling";
+/// kstatus condition: the operator cannot make progress until something
+/// changes (the spec, a credential, another object).
+pub const STALLED: &str = "Stalled";
 
 /// Builds a condition with the given state.
 pub fn condition(
@@ -56,6 +63,57 @@ pub fn set_condition(conditions: &mut Vec<Condition>, new: Condition) -> bool {
     }
 }
 
+/// Sets `Reconciling` or `Stalled` from `Ready` and `Synced`, so that tools
+/// computing kstatus (Flux, Argo CD, `kubectl wait`) read an object's health
+/// right: the first failing one of `Synced` and `Ready` becomes `Stalled`
+/// when `stalls` says its reason needs a change, else `Reconciling`, with its
+/// reason and message; the other is removed, and both once nothing fails.
+/// Conditions are then put in one order (`Ready`, `Synced`, `Reconciling`,
+/// `Stalled`, others), so that the same conditions always compare equal.
+/// Returns whether anything changed.
+pub fn summarize(
+    conditions: &mut Vec<Condition>,
+    stalls: impl Fn(&str) -> bool,
+    now: Time,
+) -> bool {
+    let failing = [SYNCED, READY]
+        .into_iter()
+        .filter_map(|type_| find(conditions, type_))
+        .find(|c| c.status == "False")
+        .cloned();
+    let active = failing.map(|c| {
+        let type_ = if stalls(&c.reason) {
+            STALLED
+        } else {
+            RECONCILING
+        };
+        condition(
+            type_,
+            true,
+            &c.reason,
+            c.message,
+            c.observed_generation,
+            now,
+        )
+    });
+    let before = conditions.len();
+    conditions.retain(|c| {
+        !(c.type_ == RECONCILING || c.type_ == STALLED)
+            || active.as_ref().is_some_and(|a| a.type_ == c.type_)
+    });
+    let removed = conditions.len() != before;
+    let set = active.is_some_and(|a| set_condition(conditions, a));
+    let rank = |c: &Condition| {
+        [READY, SYNCED, RECONCILING, STALLED]
+            .iter()
+            .position(|t| *t == c.type_)
+            .unwrap_or(4)
+    };
+    let sorted = conditions.is_sorted_by_key(rank);
+    conditions.sort_by_key(rank);
+    removed || set || !sorted
+}
+
 /// Finds a condition by type.
 pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)
@@ -69,6 +127,68 @@ pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stalls(reason: &str) -> bool {
+        reason == "Rejected"
+    }
+
+    fn types(conditions: &[Condition]) -> Vec<(&str, &str, &str)> {
+        conditions
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str(), c.reason.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_failure_that_needs_a_change_stalls() {
+        let mut conditions = vec![
+            condition(READY, true, "Ready", "ok", Some(2), at(1)),
+            condition(SYNCED, false, "Rejected", "no", Some(2), at(1)),
+        ];
+        assert!(summarize(&mut conditions, stalls, at(5)));
+        assert_eq!(
+            types(&conditions),
+            [
+                ("Ready", "True", "Ready"),
+                ("Synced", "False", "Rejected"),
+                ("Stalled", "True", "Rejected")
+            ]
+        );
+        assert_eq!(
+            find(&conditions, STALLED).unwrap().observed_generation,
+            Some(2)
+        );
+        assert!(!summarize(&mut conditions, stalls, at(6)), "unchanged");
+    }
+
+    #[test]
+    fn other_failures_are_reconciling_and_success_clears_both() {
+        let mut conditions = vec![
+            condition(READY, false, "Creating", "creating", Some(1), at(1)),
+            condition(STALLED, true, "Rejected", "old", Some(1), at(1)),
+        ];
+        assert!(summarize(&mut conditions, stalls, at(5)));
+        assert_eq!(
+            types(&conditions),
+            [
+                ("Ready", "False", "Creating"),
+                ("Reconciling", "True", "Creating")
+            ]
+        );
+        set_condition(
+            &mut conditions,
+            condition(READY, true, "Ready", "ok", Some(1), at(7)),
+        );
+        set_condition(
+            &mut conditions,
+            condition(SYNCED, true, "Ready", "ok", Some(1), at(7)),
+        );
+        assert!(summarize(&mut conditions, stalls, at(8)));
+        assert_eq!(
+            types(&conditions),
+            [("Ready", "True", "Ready"), ("Synced", "True", "Ready")]
+        );
+    }
 
     fn at(secs: i64) -> Time {
         Time(jiff::Timestamp::from_second(secs).unwrap())

@@ -94,6 +94,7 @@ pub struct RoomFeatures {
     group = "meetings.vonage.com",
     version = "v1alpha1",
     kind = "MeetingRoom",
+    doc = "A Vonage Meetings room (instant or long-term) that the operator creates, keeps in line with its spec and reports on: meeting code, join URLs (the host URL in a Secret), expiry and conditions.",
     namespaced,
     status = "MeetingRoomStatus",
     shortname = "mroom",
@@ -102,6 +103,7 @@ pub struct RoomFeatures {
     printcolumn = r#"{"name":"Type","type":"string","jsonPath":".spec.type"}"#,
     printcolumn = r#"{"name":"Code","type":"string","jsonPath":".status.meetingCode"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Synced","type":"string","jsonPath":".status.conditions[?(@.type==\"Synced\")].status"}"#,
     printcolumn = r#"{"name":"Expires","type":"string","jsonPath":".status.expiresAt"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Guest URL","type":"string","priority":1,"jsonPath":".status.guestUrl"}"#,
@@ -176,8 +178,10 @@ pub struct MeetingRoomSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MeetingRoomStatus {
-    /// `Ready` and `Synced`.
+    /// `Ready` and `Synced`; `Reconciling` while work is in progress and
+    /// `Stalled` when nothing can progress without a change (kstatus).
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Generation the conditions describe.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -26,6 +26,7 @@ pub enum ThemeDeletionPolicy {
     group = "meetings.vonage.com",
     version = "v1alpha1",
     kind = "MeetingTheme",
+    doc = "A Vonage Meetings theme (colours, brand text, short URL, logos) that the operator creates, keeps in line with its spec and deletes safely: never while rooms still use it, unless told to.",
     namespaced,
     status = "MeetingThemeStatus",
     shortname = "mtheme",
@@ -33,6 +34,7 @@ pub enum ThemeDeletionPolicy {
     category = "meetings",
     printcolumn = r#"{"name":"Theme ID","type":"string","jsonPath":".status.themeId"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Synced","type":"string","jsonPath":".status.conditions[?(@.type==\"Synced\")].status"}"#,
     printcolumn = r#"{"name":"Rooms","type":"integer","jsonPath":".status.roomCount"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
@@ -155,8 +157,10 @@ pub struct ApplicationDefaultStatus {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MeetingThemeStatus {
-    /// `Ready` and `Synced`.
+    /// `Ready` and `Synced`; `Reconciling` while work is in progress and
+    /// `Stalled` when nothing can progress without a change (kstatus).
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Generation the conditions describe.
     #[serde(default, skip_serializing_if = "Option::is_none")]

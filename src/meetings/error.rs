@@ -39,6 +39,8 @@ impl std::fmt::Display for ServiceError {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             })
+            // The service often repeats its message as the only detail.
+            .filter(|detail| detail != message)
             .collect();
         if !details.is_empty() {
             write!(f, ": {}", details.join("; "))?;
@@ -327,6 +329,16 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "invalid request: could not delete theme (BadRequestError): Theme t is used by 1 room"
+        );
+    }
+
+    #[test]
+    fn a_detail_that_repeats_the_message_is_said_once() {
+        let body = br#"{"status":400,"name":"InputValidationError","message":"\"expires_at\" must be in the future","errors":["\"expires_at\" must be in the future"]}"#;
+        let err = ApiError::from_response(400, body, None);
+        assert_eq!(
+            err.to_string(),
+            "invalid request: \"expires_at\" must be in the future (InputValidationError)"
         );
     }
 

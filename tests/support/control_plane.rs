@@ -30,12 +30,13 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use super::certs;
 
 /// The binaries built by `scripts/kube-tools.sh`.
-pub const TOOLS: [&str; 5] = [
+pub const TOOLS: [&str; 6] = [
     "etcd",
     "kube-apiserver",
     "kube-controller-manager",
     "kubectl",
     "helm",
+    "health",
 ];
 
 /// Directories, relative to the repository root, whose `*.yaml`/`*.yml`
