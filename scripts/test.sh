@@ -49,7 +49,7 @@ for suite in "${OPERATOR_SUITES[@]}"; do live_suites+=(--test "$suite"); done
 MEETINGS_SIM_WORLD=live cargo test "${live_suites[@]}" 2>&1 | tee -a "$results"
 step "committed CRDs are current"
 # The binary `cargo test` built (with the same features, so nothing is rebuilt).
-"${CARGO_TARGET_DIR:-target}/debug/meetings-operator" crd --check crds --check charts/meetings-operator/crds
+"${CARGO_TARGET_DIR:-target}/debug/meetings-operator" crd --check crds --check charts/meetings-operator/files/crds
 step "hadolint Dockerfile"
 bash scripts/lint-image.sh
 step "Schemathesis against the simulator"

@@ -99,7 +99,7 @@ fn crd_command(write: Vec<PathBuf>, check: Vec<PathBuf>) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "stale CRD files (regenerate with `meetings-operator crd --write crds --write charts/meetings-operator/crds`): {}",
+            "stale CRD files (regenerate with `meetings-operator crd --write crds --write charts/meetings-operator/files/crds`): {}",
             stale.join(", ")
         ))
     }

@@ -128,6 +128,8 @@ pub struct Context {
     pub theme_written: status_cache::LastObserved,
     /// Logo images the API refused, so they are not uploaded again.
     pub logo_rejections: logos::Rejections,
+    /// Reconcile outcome counters.
+    pub metrics: Arc<crate::telemetry::Metrics>,
 }
 
 /// Why a reconcile failed; the error policy turns it into a requeue.

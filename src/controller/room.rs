@@ -26,7 +26,7 @@ use super::{Ctx, Error, FINALIZER, now};
 use super::{lost_create, room_sync};
 use crate::callbacks;
 use crate::crd::common::ManagementPolicy;
-use crate::crd::conditions::{READY, SYNCED, condition, set_condition, summarize};
+use crate::crd::conditions::{self, READY, SYNCED, condition, set_condition, summarize};
 use crate::crd::{
     MeetingRoom, MeetingRoomStatus, MeetingTheme, PendingCreate, RoomDeletionPolicy, RoomKind,
 };
@@ -114,6 +114,9 @@ pub async fn reconcile(room: Arc<MeetingRoom>, ctx: Ctx) -> Result<Action, Error
     }
     let mut outcome = sync(&room, &api, &ctx, &namespace, current.clone()).await?;
     summarize(&mut outcome.status.conditions, reasons::stalls, now());
+    let (state, reason) = conditions::outcome(&outcome.status.conditions);
+    ctx.metrics
+        .reconcile_outcome(crate::telemetry::KIND_ROOM, state, reason);
     if outcome.status != current {
         super::debug_status_change(&current, &outcome.status);
         write_status(&api, room.as_ref(), &outcome.status).await?;

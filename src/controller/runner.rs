@@ -387,6 +387,7 @@ fn controllers(
         observed: LastObserved::default(),
         theme_written: LastObserved::default(),
         logo_rejections: logos::Rejections::default(),
+        metrics: metrics.clone(),
     });
 
     let room_task = room_controller

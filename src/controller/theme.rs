@@ -19,7 +19,7 @@ use super::logos;
 use super::snapshot::Freshness;
 use super::{Ctx, Error, FINALIZER, now};
 use crate::crd::common::ManagementPolicy;
-use crate::crd::conditions::{READY, SYNCED, condition, set_condition, summarize};
+use crate::crd::conditions::{self, READY, SYNCED, condition, set_condition, summarize};
 use crate::crd::theme::{ApplicationDefaultStatus, RemoteTheme};
 use crate::crd::{MeetingTheme, MeetingThemeStatus, PendingCreate, ThemeDeletionPolicy};
 use crate::meetings::{
@@ -144,6 +144,9 @@ pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Err
     };
     let mut status = status;
     summarize(&mut status.conditions, reasons::stalls, now());
+    let (state, reason) = conditions::outcome(&status.conditions);
+    ctx.metrics
+        .reconcile_outcome(crate::telemetry::KIND_THEME, state, reason);
     if status != current {
         super::debug_status_change(&current, &status);
         write_status(&api, theme.as_ref(), &status).await?;

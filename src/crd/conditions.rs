@@ -114,6 +114,20 @@ pub fn summarize(
     removed || set || !sorted
 }
 
+/// The state `conditions` describe, for metrics: `stalled` or `reconciling`
+/// with the reason of that condition, else `ready` with `Ready`'s reason.
+pub fn outcome(conditions: &[Condition]) -> (&'static str, &str) {
+    for (type_, label) in [(STALLED, "stalled"), (RECONCILING, "reconciling")] {
+        if let Some(c) = find(conditions, type_).filter(|c| c.status == "True") {
+            return (label, &c.reason);
+        }
+    }
+    (
+        "ready",
+        find(conditions, READY).map_or("Unknown", |c| c.reason.as_str()),
+    )
+}
+
 /// Finds a condition by type.
 pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)
@@ -159,6 +173,21 @@ mod tests {
             Some(2)
         );
         assert!(!summarize(&mut conditions, stalls, at(6)), "unchanged");
+    }
+
+    #[test]
+    fn the_outcome_names_the_state_and_its_reason() {
+        let mut conditions = vec![condition(READY, false, "ApiError", "503", Some(1), at(1))];
+        summarize(&mut conditions, stalls, at(2));
+        assert_eq!(outcome(&conditions), ("reconciling", "ApiError"));
+        set_condition(
+            &mut conditions,
+            condition(SYNCED, false, "Rejected", "no", Some(1), at(3)),
+        );
+        summarize(&mut conditions, stalls, at(3));
+        assert_eq!(outcome(&conditions), ("stalled", "Rejected"));
+        let ready = [condition(READY, true, "Ready", "ok", Some(1), at(1))];
+        assert_eq!(outcome(&ready), ("ready", "Ready"));
     }
 
     #[test]

@@ -227,13 +227,13 @@ fn theme_schema_enforces_lengths_patterns_and_enums() {
 #[test]
 fn committed_crds_are_current() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for dir in ["crds", "charts/meetings-operator/crds"] {
+    for dir in ["crds", "charts/meetings-operator/files/crds"] {
         for (file, crd) in super::all() {
             let expected = super::to_yaml(&crd).unwrap();
             let committed = std::fs::read_to_string(root.join(dir).join(file)).unwrap_or_default();
             assert!(
                 committed == expected,
-                "{dir}/{file} is stale: run `cargo run -- crd --write crds --write charts/meetings-operator/crds`"
+                "{dir}/{file} is stale: run `cargo run -- crd --write crds --write charts/meetings-operator/files/crds`"
             );
         }
     }

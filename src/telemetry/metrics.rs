@@ -27,6 +27,13 @@ struct ReconcileLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    kind: &'static str,
+    outcome: &'static str,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
     kind: &'static str,
     reason: &'static str,
@@ -70,6 +77,7 @@ fn request_histogram() -> Histogram {
 ///
 /// Metric names: `meetings_operator_reconciles_total{kind,result}`,
 /// `meetings_operator_reconcile_errors_total{kind,reason}`,
+/// `meetings_operator_reconcile_outcomes_total{kind,outcome,reason}`,
 /// `meetings_operator_reconcile_duration_seconds{kind}`,
 /// `meetings_operator_api_requests_total{operation,status}`,
 /// `meetings_operator_api_request_duration_seconds{operation}`,
@@ -82,6 +90,7 @@ pub struct Metrics {
     registry: Registry,
     reconciles: Family<ReconcileLabels, Counter>,
     reconcile_errors: Family<ErrorLabels, Counter>,
+    reconcile_outcomes: Family<OutcomeLabels, Counter>,
     reconcile_duration: HistogramFamily<KindLabels>,
     api_requests: Family<RequestLabels, Counter>,
     api_duration: HistogramFamily<OperationLabels>,
@@ -102,6 +111,7 @@ impl Metrics {
     pub fn new() -> Self {
         let reconciles = Family::<ReconcileLabels, Counter>::default();
         let reconcile_errors = Family::<ErrorLabels, Counter>::default();
+        let reconcile_outcomes = Family::<OutcomeLabels, Counter>::default();
         let reconcile_duration: HistogramFamily<KindLabels> =
             Family::new_with_constructor(reconcile_histogram);
         let api_requests = Family::<RequestLabels, Counter>::default();
@@ -124,6 +134,11 @@ impl Metrics {
             "meetings_operator_reconcile_errors",
             "Reconciles that returned an error, by kind and reason",
             reconcile_errors.clone(),
+        );
+        registry.register(
+            "meetings_operator_reconcile_outcomes",
+            "Reconciles by the state they left the object in (ready, reconciling or stalled) and its condition reason, so that API outages and rejections show",
+            reconcile_outcomes.clone(),
         );
         registry.register(
             "meetings_operator_reconcile_duration_seconds",
@@ -161,6 +176,7 @@ impl Metrics {
             registry,
             reconciles,
             reconcile_errors,
+            reconcile_outcomes,
             reconcile_duration,
             api_requests,
             api_duration,
@@ -191,6 +207,18 @@ impl Metrics {
         self.reconcile_duration
             .get_or_create(&KindLabels { kind })
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts one reconcile that left an object of `kind` in `outcome`
+    /// (`ready`, `reconciling` or `stalled`) with condition `reason`.
+    pub fn reconcile_outcome(&self, kind: &'static str, outcome: &'static str, reason: &str) {
+        self.reconcile_outcomes
+            .get_or_create(&OutcomeLabels {
+                kind,
+                outcome,
+                reason: reason.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts one callback: its canonical `event` name (or `unknown`) and
@@ -305,6 +333,29 @@ mod tests {
             Some(1.0)
         );
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn reconcile_outcomes_show_an_outage() {
+        let metrics = Metrics::new();
+        metrics.reconcile_outcome(KIND_ROOM, "reconciling", "ApiError");
+        metrics.reconcile_outcome(KIND_ROOM, "reconciling", "ApiError");
+        metrics.reconcile_outcome(KIND_THEME, "stalled", "Rejected");
+        let text = metrics.render().unwrap();
+        assert_eq!(
+            line_value(
+                &text,
+                r#"meetings_operator_reconcile_outcomes_total{kind="MeetingRoom",outcome="reconciling",reason="ApiError"}"#
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            line_value(
+                &text,
+                r#"meetings_operator_reconcile_outcomes_total{kind="MeetingTheme",outcome="stalled",reason="Rejected"}"#
+            ),
+            Some(1.0)
+        );
     }
 
     #[test]
