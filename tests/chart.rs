@@ -1,7 +1,8 @@
 //! Tests of the Helm chart in `charts/meetings-operator`: `helm lint`, the
 //! values schema, the rendered RBAC and security settings, the chart's CRDs,
 //! and the rendered manifests against a real API server (server-side dry
-//! run, `helm install`, `helm upgrade`, `helm uninstall`).
+//! run, `helm install`, `helm upgrade`, `helm uninstall`, CRD upgrades and
+//! the tenant roles aggregated into `view`, `edit` and `admin`).
 //!
 //! The control plane has no kubelet, so the operator's pods are never
 //! started here: the `helm test` hook is rendered and validated by the API
@@ -33,15 +34,50 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Values that switch on every optional part of the chart: watched
 /// namespaces (Roles instead of a ClusterRole), chart-managed credentials,
-/// two replicas (PodDisruptionBudget), ServiceMonitor, NetworkPolicy and
-/// the callback receiver.
+/// two replicas (PodDisruptionBudget), ServiceMonitor, NetworkPolicy, the
+/// callback receiver, an image digest, common labels, extra environment,
+/// arguments and volumes, topology spread constraints and a CA bundle.
 /// Tests that talk to the API server replace `watchNamespaces` with
 /// namespaces that exist.
 const REPRESENTATIVE: &str = r#"
 image:
   repository: registry.example.com/meetings-operator
   tag: "0.1.0"
+  digest: sha256:4b825dc642cb6eb9a060e54bf8d69288fbee4904c1bd7d2b8a4e2b9cd1f3e6a0
   pullPolicy: Always
+commonLabels:
+  example.com/cost-center: video
+  app.kubernetes.io/name: not-the-chart
+extraEnv:
+  - name: TZ
+    value: UTC
+  - name: HTTPS_PROXY
+    valueFrom:
+      secretKeyRef:
+        name: egress-proxy
+        key: url
+        optional: true
+extraArgs: ["--lease-duration=30s", "--lease-renew-deadline=20s"]
+extraVolumes:
+  - name: scratch
+    emptyDir:
+      sizeLimit: 16Mi
+extraVolumeMounts:
+  - name: scratch
+    mountPath: /scratch
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: topology.kubernetes.io/zone
+    whenUnsatisfiable: ScheduleAnyway
+  - maxSkew: 1
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: DoNotSchedule
+    labelSelector:
+      matchLabels:
+        app.kubernetes.io/instance: meetings
+caBundle:
+  configMap: corporate-ca
+  key: bundle.pem
 imagePullSecrets:
   - name: registry-credentials
 replicas: 2
@@ -416,38 +452,117 @@ fn helm_lint_strict_passes() {
     }
 }
 
+/// Where the chart keeps the CRDs it renders (`templates/crds.yaml`).
+const CHART_CRDS: &str = "files/crds";
+
+/// The annotation that keeps the CRDs on `helm uninstall`.
+const KEEP: &str = "helm.sh/resource-policy";
+
+/// Writes whole floating-point numbers (such as a schema's `minimum: 0.0`) as
+/// integers: Helm's `fromYaml` reads every number as a float and `toYaml`
+/// writes whole ones without a fraction. Integers are left alone, so that a
+/// large one Helm mangled would still show.
+fn whole_numbers_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+                && f.fract() == 0.0
+                && f.abs() < 2f64.powi(53)
+            {
+                *value = Value::Number((f as i64).into());
+            }
+        }
+        Value::Sequence(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Mapping(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        Value::Tagged(tagged) => whole_numbers_as_integers(&mut tagged.value),
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
+    }
+}
+
+/// `files/crds/` holds exactly the CRDs the operator generates, and the
+/// chart renders them unchanged but for its labels and the keep annotation.
 #[test]
 fn chart_crds_are_the_generated_crds() {
-    let root = support::repo_root();
-    let list = |dir: &Path| -> BTreeSet<String> {
-        std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-            .map(|e| {
-                e.expect("a directory entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
-            .collect()
-    };
-    let generated = list(&root.join("crds"));
-    let chart = list(&chart_dir().join("crds"));
-    assert!(!generated.is_empty(), "crds/ has no CRD");
+    let regenerate =
+        format!("regenerate with `cargo run -- crd --write crds --write {CHART}/{CHART_CRDS}`");
+    let generated = meetings_operator::crd::all();
+    assert!(!generated.is_empty(), "the operator generates no CRD");
+    let dir = chart_dir().join(CHART_CRDS);
+    let files: BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let expected: BTreeSet<String> = generated.iter().map(|(f, _)| f.to_string()).collect();
     assert_eq!(
-        generated, chart,
-        "{CHART}/crds/ must hold the same files as crds/; regenerate both with \
-         `cargo run -- crd --write crds --write {CHART}/crds`"
+        files, expected,
+        "{CHART}/{CHART_CRDS}/ must hold one file per generated CRD; {regenerate}"
     );
-    for file in &generated {
-        let a = std::fs::read(root.join("crds").join(file)).expect("reading a CRD");
-        let b = std::fs::read(chart_dir().join("crds").join(file)).expect("reading a CRD");
+    for (file, crd) in &generated {
+        let yaml = meetings_operator::crd::to_yaml(crd).expect("CRD YAML");
+        let committed = std::fs::read_to_string(dir.join(file)).expect("reading a CRD");
         assert!(
-            a == b,
-            "{CHART}/crds/{file} differs from crds/{file}; regenerate both with \
-             `cargo run -- crd --write crds --write {CHART}/crds`"
+            committed == yaml,
+            "{CHART}/{CHART_CRDS}/{file} is stale; {regenerate}"
         );
     }
+    assert!(
+        !chart_dir().join("crds").exists(),
+        "{CHART}/crds/ is installed once and never upgraded by Helm; the CRDs are templates"
+    );
+
+    // Rendered: the generated CRDs plus the chart's labels and the keep
+    // annotation, nothing else.
+    let docs = documents(&render_offline("", &[]));
+    let chart_labels = &one_of_kind(&docs, "Deployment")["metadata"]["labels"];
+    let rendered = of_kind(&docs, "CustomResourceDefinition");
+    assert_eq!(rendered.len(), generated.len(), "{rendered:?}");
+    for (file, crd) in &generated {
+        let name = crd.metadata.name.as_deref().expect("a CRD name");
+        let mut doc = (*rendered
+            .iter()
+            .find(|d| name_of(d) == name)
+            .unwrap_or_else(|| panic!("{name} ({file}) is not rendered")))
+        .clone();
+        let metadata = doc["metadata"].as_mapping_mut().expect("metadata");
+        let labels = metadata.remove("labels").expect("the chart's labels");
+        assert_eq!(&labels, chart_labels, "{name}: the chart's labels");
+        let annotations = metadata.remove("annotations").expect("annotations");
+        assert_eq!(
+            serde_yaml::to_string(&annotations).expect("YAML"),
+            format!("{KEEP}: keep\n"),
+            "{name}: only the keep annotation is added"
+        );
+        let mut generated = serde_yaml::to_value(crd).expect("a CRD as YAML");
+        whole_numbers_as_integers(&mut doc);
+        whole_numbers_as_integers(&mut generated);
+        assert_eq!(
+            doc, generated,
+            "the rendered {name} differs from the generated CRD"
+        );
+    }
+
+    // crds.keep=false: no annotation; crds.install=false: no CRDs.
+    let docs = documents(&render_offline("crds:\n  keep: false\n", &[]));
+    let rendered = of_kind(&docs, "CustomResourceDefinition");
+    assert_eq!(rendered.len(), generated.len());
+    for crd in rendered {
+        assert!(
+            crd["metadata"]["annotations"][KEEP].is_null(),
+            "crds.keep=false: {} keeps {KEEP}",
+            name_of(crd)
+        );
+        assert_eq!(
+            crd["metadata"]["labels"]["app.kubernetes.io/managed-by"].as_str(),
+            Some("Helm")
+        );
+    }
+    let docs = documents(&render_offline("crds:\n  install: false\n", &[]));
+    assert!(of_kind(&docs, "CustomResourceDefinition").is_empty());
 }
 
 #[test]
@@ -467,7 +582,7 @@ fn chart_app_version_is_the_crate_version() {
 #[test]
 fn values_schema_rejects_bad_values() {
     let home = tempfile::tempdir().expect("a temp dir");
-    let cases: [(&str, &[&str]); 9] = [
+    let cases: [(&str, &[&str]); 16] = [
         ("replicas: \"two\"\n", &["/replicas", "want integer"]),
         ("replicas: -1\n", &["/replicas", "minimum"]),
         (
@@ -483,6 +598,25 @@ fn values_schema_rejects_bad_values() {
             "callbacks:\n  enabled: true\n  publicUrl: hooks.example.com\n",
             &["/callbacks/publicUrl"],
         ),
+        ("image:\n  digest: latest\n", &["/image/digest"]),
+        (
+            "crds:\n  install: \"yes\"\n",
+            &["/crds/install", "want boolean"],
+        ),
+        (
+            "rbac:\n  aggregateToDefaultRoles: 1\n",
+            &["/rbac/aggregateToDefaultRoles", "want boolean"],
+        ),
+        (
+            "commonLabels:\n  team: 1\n",
+            &["/commonLabels/team", "want string"],
+        ),
+        ("extraArgs: [1]\n", &["/extraArgs/0", "want string"]),
+        (
+            "topologySpreadConstraints:\n  - maxSkew: 1\n",
+            &["/topologySpreadConstraints/0", "topologyKey"],
+        ),
+        ("caBundle:\n  secret: Corporate_CA\n", &["/caBundle/secret"]),
     ];
     for (values, expected) in cases {
         let file = temp_file("values.yaml", values);
@@ -526,6 +660,10 @@ fn values_schema_rejects_bad_values() {
         (
             "callbacks:\n  enabled: true\n  port: 8080\n",
             "callbacks.port must differ from metrics.port",
+        ),
+        (
+            "caBundle:\n  configMap: a\n  secret: b\n",
+            "caBundle: set either configMap or secret, not both",
         ),
     ];
     for (values, expected) in cases {
@@ -633,6 +771,104 @@ fn lease_grants(lease: &str) -> BTreeSet<(String, String, String, String)> {
     grants
 }
 
+/// The labels that aggregate a ClusterRole into the built-in `view`, `edit`
+/// and `admin` ClusterRoles.
+const AGGREGATE_TO: [&str; 3] = [
+    "rbac.authorization.k8s.io/aggregate-to-view",
+    "rbac.authorization.k8s.io/aggregate-to-edit",
+    "rbac.authorization.k8s.io/aggregate-to-admin",
+];
+
+/// Which of the built-in roles (`view`, `edit`, `admin`) a ClusterRole is
+/// aggregated into.
+fn aggregated_into(role: &Value) -> BTreeSet<&'static str> {
+    AGGREGATE_TO
+        .iter()
+        .filter(|label| role["metadata"]["labels"][**label].as_str() == Some("true"))
+        .map(|label| label.rsplit('-').next().expect("a role name"))
+        .collect()
+}
+
+/// The operator's own ClusterRoles: not the tenant roles aggregated into
+/// the built-in ones.
+fn operator_cluster_roles(docs: &[Value]) -> Vec<&Value> {
+    of_kind(docs, "ClusterRole")
+        .into_iter()
+        .filter(|r| aggregated_into(r).is_empty())
+        .collect()
+}
+
+const ROOMS_AND_THEMES: [&str; 2] = ["meetingrooms", "meetingthemes"];
+
+/// What tenants bound to `view` get on MeetingRooms and MeetingThemes.
+fn tenant_view_grants() -> BTreeSet<(String, String, String, String)> {
+    grants_of(&[
+        (
+            "meetings.vonage.com",
+            "meetingrooms",
+            &["get", "list", "watch"],
+        ),
+        (
+            "meetings.vonage.com",
+            "meetingthemes",
+            &["get", "list", "watch"],
+        ),
+        (
+            "meetings.vonage.com",
+            "meetingrooms/status",
+            &["get", "list", "watch"],
+        ),
+        (
+            "meetings.vonage.com",
+            "meetingthemes/status",
+            &["get", "list", "watch"],
+        ),
+    ])
+}
+
+/// What `edit` and `admin` add to that.
+fn tenant_edit_grants() -> BTreeSet<(String, String, String, String)> {
+    let verbs: &[&str] = &["create", "update", "patch", "delete", "deletecollection"];
+    grants_of(&[
+        ("meetings.vonage.com", "meetingrooms", verbs),
+        ("meetings.vonage.com", "meetingthemes", verbs),
+    ])
+}
+
+#[test]
+fn tenant_roles_aggregate_into_the_default_roles() {
+    for (name, values) in VALUE_SETS {
+        let docs = documents(&render_offline(values, &[]));
+        let tenant: Vec<&Value> = of_kind(&docs, "ClusterRole")
+            .into_iter()
+            .filter(|r| !aggregated_into(r).is_empty())
+            .collect();
+        assert_eq!(tenant.len(), 2, "{name}: {tenant:?}");
+        let view = tenant
+            .iter()
+            .find(|r| name_of(r) == "meetings-meetings-operator-operators-view")
+            .unwrap_or_else(|| panic!("{name}: no view role in {tenant:?}"));
+        assert_eq!(
+            aggregated_into(view),
+            BTreeSet::from(["view", "edit", "admin"])
+        );
+        assert_eq!(rule_grants(view), tenant_view_grants(), "{name}");
+        let edit = tenant
+            .iter()
+            .find(|r| name_of(r) == "meetings-meetings-operator-operators-edit")
+            .unwrap_or_else(|| panic!("{name}: no edit role in {tenant:?}"));
+        assert_eq!(aggregated_into(edit), BTreeSet::from(["edit", "admin"]));
+        assert_eq!(rule_grants(edit), tenant_edit_grants(), "{name}");
+    }
+    let docs = documents(&render_offline(
+        "rbac:\n  aggregateToDefaultRoles: false\n",
+        &[],
+    ));
+    let cluster_roles = of_kind(&docs, "ClusterRole");
+    assert_eq!(cluster_roles.len(), 1, "{cluster_roles:?}");
+    assert!(aggregated_into(cluster_roles[0]).is_empty());
+}
+
 #[test]
 fn rbac_is_least_privilege_without_wildcards() {
     for (name, values) in VALUE_SETS {
@@ -677,8 +913,9 @@ fn rbac_is_least_privilege_without_wildcards() {
     // All namespaces: one ClusterRole with exactly the operator's rules,
     // the Lease rules in the release namespace only.
     let docs = documents(&render_offline("", &[]));
-    let cluster_role = one_of_kind(&docs, "ClusterRole");
-    assert_eq!(rule_grants(cluster_role), operator_grants());
+    let cluster_roles = operator_cluster_roles(&docs);
+    assert_eq!(cluster_roles.len(), 1, "{cluster_roles:?}");
+    assert_eq!(rule_grants(cluster_roles[0]), operator_grants());
     let roles = of_kind(&docs, "Role");
     assert_eq!(roles.len(), 1, "only the leader-election Role: {roles:?}");
     assert_eq!(
@@ -704,7 +941,7 @@ fn rbac_is_least_privilege_without_wildcards() {
     // each watched namespace, the Lease and the default credentials Secret
     // (read-only, by name) in the release namespace.
     let docs = documents(&render_offline(REPRESENTATIVE, &[]));
-    assert!(of_kind(&docs, "ClusterRole").is_empty());
+    assert!(operator_cluster_roles(&docs).is_empty());
     assert!(of_kind(&docs, "ClusterRoleBinding").is_empty());
     let mut per_namespace = std::collections::BTreeMap::new();
     for role in of_kind(&docs, "Role") {
@@ -902,6 +1139,30 @@ fn optional_parts_follow_the_values() {
     );
     let pod_labels = &one_of_kind(&docs, "Deployment")["spec"]["template"]["metadata"]["labels"];
     assert_eq!(pod_labels["team"].as_str(), Some("video"));
+    assert_eq!(
+        pod_labels["example.com/cost-center"].as_str(),
+        Some("video")
+    );
+    // commonLabels on every object; the chart's own labels win.
+    for doc in &docs {
+        let labels = &doc["metadata"]["labels"];
+        let what = format!("{} {}", kind_of(doc), name_of(doc));
+        assert_eq!(
+            labels["example.com/cost-center"].as_str(),
+            Some("video"),
+            "{what}"
+        );
+        assert!(
+            labels["app.kubernetes.io/name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("meetings-operator")),
+            "{what}: {labels:?}"
+        );
+    }
+    assert_eq!(
+        pod_labels["app.kubernetes.io/name"].as_str(),
+        Some("meetings-operator")
+    );
     // The callbacks Service, port and NetworkPolicy rule.
     let callbacks = of_kind(&docs, "Service")
         .into_iter()
@@ -928,6 +1189,128 @@ fn optional_parts_follow_the_values() {
                 .as_str()
                 == Some("ingress")
     }));
+
+    // The image by digest; the version label still names the tag.
+    let deployment = one_of_kind(&docs, "Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    assert_eq!(
+        container["image"].as_str(),
+        Some(
+            "registry.example.com/meetings-operator@sha256:\
+             4b825dc642cb6eb9a060e54bf8d69288fbee4904c1bd7d2b8a4e2b9cd1f3e6a0"
+        )
+    );
+    assert_eq!(
+        deployment["metadata"]["labels"]["app.kubernetes.io/version"].as_str(),
+        Some("0.1.0")
+    );
+    // extraArgs after the chart's arguments.
+    assert_eq!(
+        args[args.len() - 2..],
+        ["--lease-duration=30s", "--lease-renew-deadline=20s"]
+    );
+    // extraEnv after the chart's variables, SSL_CERT_FILE at the CA bundle.
+    let env = container["env"].as_sequence().expect("env");
+    let names: Vec<&str> = env
+        .iter()
+        .map(|e| e["name"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "RUST_LOG",
+            "POD_NAME",
+            "POD_NAMESPACE",
+            "SSL_CERT_FILE",
+            "TZ",
+            "HTTPS_PROXY"
+        ]
+    );
+    assert_eq!(env[4]["value"].as_str(), Some("UTC"));
+    assert_eq!(
+        env[5]["valueFrom"]["secretKeyRef"]["name"].as_str(),
+        Some("egress-proxy")
+    );
+    let cert_file = env[3]["value"].as_str().expect("SSL_CERT_FILE");
+    // The CA bundle, read-only, and the extra volume.
+    let mounts = container["volumeMounts"]
+        .as_sequence()
+        .expect("volumeMounts");
+    let mount = |name: &str| {
+        mounts
+            .iter()
+            .find(|m| m["name"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("no mount {name}: {mounts:?}"))
+    };
+    let ca_mount = mount("ca-bundle");
+    assert_eq!(ca_mount["readOnly"].as_bool(), Some(true));
+    assert_eq!(mount("scratch")["mountPath"].as_str(), Some("/scratch"));
+    let volumes = pod["volumes"].as_sequence().expect("volumes");
+    let volume = |name: &str| {
+        volumes
+            .iter()
+            .find(|v| v["name"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("no volume {name}: {volumes:?}"))
+    };
+    let ca = &volume("ca-bundle")["configMap"];
+    assert_eq!(ca["name"].as_str(), Some("corporate-ca"));
+    assert_eq!(ca["items"][0]["key"].as_str(), Some("bundle.pem"));
+    assert_eq!(
+        cert_file,
+        format!(
+            "{}/{}",
+            ca_mount["mountPath"].as_str().expect("a mount path"),
+            ca["items"][0]["path"].as_str().expect("a path")
+        )
+    );
+    assert_eq!(
+        volume("scratch")["emptyDir"]["sizeLimit"].as_str(),
+        Some("16Mi")
+    );
+    // The pod's security settings are not loosened by any of it.
+    assert_eq!(
+        container["securityContext"]["readOnlyRootFilesystem"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(pod["automountServiceAccountToken"].as_bool(), Some(false));
+    // A spread constraint without a labelSelector spreads the operator's pods.
+    let spread = pod["topologySpreadConstraints"]
+        .as_sequence()
+        .expect("topologySpreadConstraints");
+    assert_eq!(spread.len(), 2);
+    assert_eq!(
+        spread[0]["labelSelector"]["matchLabels"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+    assert_eq!(
+        spread[0]["topologyKey"].as_str(),
+        Some("topology.kubernetes.io/zone")
+    );
+    let own = spread[1]["labelSelector"]["matchLabels"]
+        .as_mapping()
+        .expect("matchLabels");
+    assert_eq!(own.len(), 1, "a given labelSelector is kept: {own:?}");
+
+    // The CA bundle from a Secret, key ca.crt by default.
+    let docs = documents(&render_offline("caBundle:\n  secret: corporate-ca\n", &[]));
+    let pod = &one_of_kind(&docs, "Deployment")["spec"]["template"]["spec"];
+    let ca = pod["volumes"]
+        .as_sequence()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["name"].as_str() == Some("ca-bundle"))
+        .expect("the ca-bundle volume");
+    assert!(ca["configMap"].is_null());
+    assert_eq!(ca["secret"]["secretName"].as_str(), Some("corporate-ca"));
+    assert_eq!(ca["secret"]["items"][0]["key"].as_str(), Some("ca.crt"));
+    assert!(
+        pod["containers"][0]["env"]
+            .as_sequence()
+            .expect("env")
+            .iter()
+            .any(|e| e["name"].as_str() == Some("SSL_CERT_FILE"))
+    );
 
     // An existing Secret is referenced, not created; no leader election.
     let docs = documents(&render_offline(CLUSTER_WIDE, &[]));
@@ -997,7 +1380,10 @@ async fn rendered_manifests_pass_a_server_side_dry_run() {
 
 /// `helm install`, `helm upgrade` and `helm uninstall` into fresh
 /// namespaces. Without a kubelet the pods never start, so nothing waits for
-/// them.
+/// them. The CRDs are the control plane's, installed before any release, as
+/// with a second release of the chart in a cluster: `crds.install=false`
+/// (`helm_upgrade_updates_the_crds_and_uninstall_keeps_them` installs them
+/// with the chart).
 #[tokio::test]
 async fn helm_install_upgrade_and_uninstall() {
     let cp = control_plane().await;
@@ -1008,7 +1394,8 @@ async fn helm_install_upgrade_and_uninstall() {
         cp.helm_cmd()
             .args(["install", "meetings"])
             .arg(chart_dir())
-            .args(["--namespace", &ns, "--timeout", "60s"]),
+            .args(["--namespace", &ns, "--timeout", "60s"])
+            .args(["--set", "crds.install=false"]),
         None,
     );
     assert!(out.contains("STATUS: deployed"), "{out}");
@@ -1056,7 +1443,7 @@ async fn helm_install_upgrade_and_uninstall() {
         cp.helm_cmd()
             .args(["install", "meetings"])
             .arg(chart_dir())
-            .args(["--namespace", &other]),
+            .args(["--namespace", &other, "--set", "crds.install=false"]),
         None,
     );
     cluster_roles
@@ -1076,7 +1463,8 @@ async fn helm_install_upgrade_and_uninstall() {
             .arg(chart_dir())
             .args(["--namespace", &ns, "--values"])
             .arg(&values.path)
-            .args(["--set", &format!("watchNamespaces={{{team_a},{team_b}}}")]),
+            .args(["--set", &format!("watchNamespaces={{{team_a},{team_b}}}")])
+            .args(["--set", "crds.install=false"]),
         None,
     );
     let deployment = deployments.get(fullname).await.expect("the Deployment");
@@ -1120,8 +1508,8 @@ async fn helm_install_upgrade_and_uninstall() {
     })
     .await;
 
-    // Uninstall removes the release's objects and keeps the CRDs (Helm
-    // never deletes what crds/ installed).
+    // Uninstall removes the release's objects; the CRDs were not the
+    // release's.
     succeed(
         cp.helm_cmd().args([
             "uninstall",
@@ -1175,6 +1563,500 @@ async fn helm_install_upgrade_and_uninstall() {
     }
 }
 
+/// Tests that change the served schema of the project's CRDs hold this for
+/// writing; tests that store MeetingRooms or MeetingThemes hold it for
+/// reading, so that none of their fields is pruned meanwhile.
+static CRD_SCHEMA: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// The MeetingRoom spec property that an older chart's CRD lacks in
+/// `helm_upgrade_updates_the_crds_and_uninstall_keeps_them`.
+const ADDED_PROPERTY: &str = "joinApprovalLevel";
+
+/// The MeetingRoom CRD without [`ADDED_PROPERTY`] in any version.
+fn without_added_property(mut crd: serde_json::Value) -> serde_json::Value {
+    for version in crd["spec"]["versions"].as_array_mut().expect("versions") {
+        let properties = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+            .as_object_mut()
+            .expect("spec properties");
+        assert!(
+            properties.remove(ADDED_PROPERTY).is_some(),
+            "the MeetingRoom CRD has no spec.{ADDED_PROPERTY}"
+        );
+    }
+    crd
+}
+
+/// Whether every version of the served MeetingRoom CRD has
+/// [`ADDED_PROPERTY`].
+fn has_added_property(crd: &CustomResourceDefinition) -> bool {
+    crd.spec.versions.iter().all(|v| {
+        v.schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .and_then(|s| s.properties.as_ref())
+            .and_then(|p| p.get("spec"))
+            .and_then(|s| s.properties.as_ref())
+            .is_some_and(|p| p.contains_key(ADDED_PROPERTY))
+    })
+}
+
+/// Whether the API server keeps `spec.joinApprovalLevel` of a MeetingRoom
+/// (server-side dry run): fields the served schema lacks are pruned.
+fn room_keeps_added_property(cp: &support::ControlPlane, namespace: &str) -> bool {
+    let room = serde_json::json!({
+        "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingRoom",
+        "metadata": {"name": "pruning", "namespace": namespace},
+        "spec": {"displayName": "Pruning", ADDED_PROPERTY: "explicit_approval"}
+    });
+    let out = succeed(
+        cp.kubectl_cmd().args([
+            "create",
+            "--dry-run=server",
+            "--validate=false",
+            "-o",
+            "json",
+            "-f",
+            "-",
+        ]),
+        Some(&room.to_string()),
+    );
+    let created: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    created["spec"][ADDED_PROPERTY] == "explicit_approval"
+}
+
+/// Puts the project's CRDs back as the control plane installed them, even
+/// when the test that changed them fails.
+struct RestoreCrds<'a>(&'a support::ControlPlane);
+
+impl Drop for RestoreCrds<'_> {
+    fn drop(&mut self) {
+        let out = self
+            .0
+            .kubectl_cmd()
+            .args(["apply", "--server-side", "--force-conflicts", "-f"])
+            .arg(self.0.repo_root().join("crds"))
+            .output();
+        match out {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!(
+                "restoring the CRDs failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => eprintln!("restoring the CRDs: {e}"),
+        }
+    }
+}
+
+/// A copy of the chart whose MeetingRoom CRD lacks [`ADDED_PROPERTY`]: the
+/// previous chart version, as far as the CRDs go.
+fn previous_chart() -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("creating a directory");
+        for entry in std::fs::read_dir(from).expect("reading the chart") {
+            let entry = entry.expect("a directory entry");
+            let target = to.join(entry.file_name());
+            if entry.file_type().expect("a file type").is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).expect("copying a chart file");
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("a temp dir");
+    copy(&chart_dir(), dir.path());
+    let file = dir.path().join(CHART_CRDS).join("meetingrooms.yaml");
+    let crd: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&file).expect("reading the CRD"))
+            .expect("CRD YAML");
+    let old = serde_yaml::to_string(&without_added_property(crd)).expect("YAML");
+    std::fs::write(&file, old).expect("writing the CRD");
+    dir
+}
+
+/// The CRDs are the chart's templates: a release adopts CRDs an older chart
+/// installed (they carry no Helm ownership, so only with
+/// `--take-ownership`), `helm upgrade` brings in a newer schema, and `helm
+/// uninstall` keeps the CRDs (`crds.keep`) and every object. The CRDs are
+/// shared by every test of this binary: the changed schema only lacks a
+/// property no other test uses, and the CRDs are put back at the end.
+#[tokio::test]
+async fn helm_upgrade_updates_the_crds_and_uninstall_keeps_them() {
+    let cp = control_plane().await;
+    let client = cp.client().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let ns = cp.new_namespace("chart-crds").await;
+    let rooms_crd = "meetingrooms.meetings.vonage.com";
+    let _schema = CRD_SCHEMA.write().await;
+    let _restore = RestoreCrds(cp);
+
+    // The CRDs as the previous chart's crds/ left them: no Helm ownership,
+    // an older MeetingRoom schema.
+    let live = crds.get(rooms_crd).await.expect("the MeetingRoom CRD");
+    let file = chart_dir().join(CHART_CRDS).join("meetingrooms.yaml");
+    let mut old = without_added_property(
+        serde_yaml::from_str(&std::fs::read_to_string(&file).expect("reading the CRD"))
+            .expect("CRD YAML"),
+    );
+    old["metadata"]["resourceVersion"] = live.resource_version().into();
+    let old: CustomResourceDefinition = serde_json::from_value(old).expect("a CRD");
+    crds.replace(rooms_crd, &Default::default(), &old)
+        .await
+        .expect("replacing the MeetingRoom CRD");
+    eventually("the older schema to be served", TIMEOUT, || async {
+        (!room_keeps_added_property(cp, &ns)).then_some(())
+    })
+    .await;
+
+    // Helm does not take over objects it did not create on its own...
+    let err = fail(
+        cp.helm_cmd()
+            .args(["upgrade", "--install", "meetings"])
+            .arg(chart_dir())
+            .args(["--namespace", &ns, "--timeout", "60s"]),
+    );
+    assert!(
+        err.contains(rooms_crd) && err.contains("cannot be imported into the current release"),
+        "{err}"
+    );
+    // ...but with --take-ownership (here the previous chart version).
+    let previous = previous_chart();
+    succeed(
+        cp.helm_cmd()
+            .args(["upgrade", "--install", "meetings"])
+            .arg(previous.path())
+            .args(["--namespace", &ns, "--timeout", "60s", "--take-ownership"]),
+        None,
+    );
+    let crd = crds.get(rooms_crd).await.expect("the MeetingRoom CRD");
+    assert!(!has_added_property(&crd));
+    assert_eq!(
+        crd.annotations()
+            .get("meta.helm.sh/release-namespace")
+            .map(String::as_str),
+        Some(ns.as_str()),
+        "the release owns the CRD"
+    );
+
+    // `helm upgrade` to this chart updates the CRD, and the API server
+    // serves the new schema.
+    succeed(
+        cp.helm_cmd()
+            .args(["upgrade", "meetings"])
+            .arg(chart_dir())
+            .args(["--namespace", &ns, "--timeout", "60s"]),
+        None,
+    );
+    let crd = crds.get(rooms_crd).await.expect("the MeetingRoom CRD");
+    assert!(
+        has_added_property(&crd),
+        "helm upgrade did not update the CRD"
+    );
+    assert_eq!(
+        crd.annotations().get(KEEP).map(String::as_str),
+        Some("keep")
+    );
+    assert_eq!(
+        crd.labels()
+            .get("app.kubernetes.io/managed-by")
+            .map(String::as_str),
+        Some("Helm")
+    );
+    eventually("the new schema to be served", TIMEOUT, || async {
+        room_keeps_added_property(cp, &ns).then_some(())
+    })
+    .await;
+
+    // Objects of both kinds, created without the operator.
+    let objects = serde_json::json!({
+        "apiVersion": "v1", "kind": "List",
+        "items": [
+            {
+                "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingTheme",
+                "metadata": {"name": "brand", "namespace": ns},
+                "spec": {
+                    "mainColor": "#0a66c2", "brandText": "Example",
+                    "shortCompanyUrl": format!("ex-{ns}")
+                }
+            },
+            {
+                "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingRoom",
+                "metadata": {"name": "standup", "namespace": ns},
+                "spec": {
+                    "displayName": "Stand-up", "themeRef": {"name": "brand"},
+                    ADDED_PROPERTY: "explicit_approval"
+                }
+            }
+        ]
+    });
+    succeed(
+        cp.kubectl_cmd().args(["create", "-f", "-"]),
+        Some(&objects.to_string()),
+    );
+
+    // Uninstall keeps the CRDs (crds.keep) and so the objects.
+    let out = succeed(
+        cp.helm_cmd().args([
+            "uninstall",
+            "meetings",
+            "--namespace",
+            &ns,
+            "--wait",
+            "--timeout",
+            "60s",
+        ]),
+        None,
+    );
+    assert!(out.contains("kept due to the resource policy"), "{out}");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    eventually("the Deployment to be removed", TIMEOUT, || {
+        let deployments = deployments.clone();
+        async move {
+            deployments
+                .get_opt("meetings-meetings-operator")
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        }
+    })
+    .await;
+    for name in cp.project_crds() {
+        let crd = crds
+            .get(&name)
+            .await
+            .unwrap_or_else(|e| panic!("CRD {name} after helm uninstall: {e}"));
+        assert!(
+            crd.metadata.deletion_timestamp.is_none(),
+            "{name} is being deleted"
+        );
+    }
+    let rooms: Api<meetings_operator::crd::MeetingRoom> = Api::namespaced(client.clone(), &ns);
+    let themes: Api<meetings_operator::crd::MeetingTheme> = Api::namespaced(client.clone(), &ns);
+    let room = rooms
+        .get("standup")
+        .await
+        .expect("the MeetingRoom after helm uninstall");
+    assert!(room.metadata.deletion_timestamp.is_none());
+    themes
+        .get("brand")
+        .await
+        .expect("the MeetingTheme after helm uninstall");
+    let delete = kube::api::DeleteParams::default();
+    rooms
+        .delete("standup", &delete)
+        .await
+        .expect("deleting the room");
+    themes
+        .delete("brand", &delete)
+        .await
+        .expect("deleting the theme");
+}
+
+/// Tenants bound to the built-in `edit` or `view` ClusterRole in their
+/// namespace manage, or read, MeetingRooms and MeetingThemes there: the
+/// chart's ClusterRoles are aggregated into the built-in ones by
+/// kube-controller-manager's clusterrole-aggregation controller. Checked
+/// with SubjectAccessReviews and with requests made with the
+/// ServiceAccounts' tokens.
+#[tokio::test]
+async fn tenants_use_meetings_through_the_default_roles() {
+    use meetings_operator::crd::{MeetingRoom, MeetingTheme};
+
+    let cp = control_plane().await;
+    let _schema = CRD_SCHEMA.read().await;
+    let admin = cp.client().await;
+    let release_ns = cp.new_namespace("chart-tenants").await;
+    let team = cp.new_namespace("chart-tenants-team").await;
+    let elsewhere = cp.new_namespace("chart-tenants-elsewhere").await;
+
+    // The chart's tenant ClusterRoles only.
+    let docs = documents(&render(
+        &mut cp.helm_cmd(),
+        "meetings",
+        &release_ns,
+        "",
+        &[],
+    ));
+    let mut yaml = String::new();
+    for role in of_kind(&docs, "ClusterRole") {
+        if !aggregated_into(role).is_empty() {
+            yaml.push_str("---\n");
+            yaml.push_str(&serde_yaml::to_string(role).expect("YAML"));
+        }
+    }
+    succeed(
+        cp.kubectl_cmd().args(["apply", "--server-side", "-f", "-"]),
+        Some(&yaml),
+    );
+
+    // The aggregation controller copies their rules into the built-in roles.
+    let cluster_roles: Api<ClusterRole> = Api::all(admin.clone());
+    let mut edit_grants = tenant_view_grants();
+    edit_grants.extend(tenant_edit_grants());
+    for (role, wanted) in [
+        ("view", tenant_view_grants()),
+        ("edit", edit_grants.clone()),
+        ("admin", edit_grants),
+    ] {
+        eventually(
+            &format!("the built-in {role} role to aggregate the chart's rules"),
+            TIMEOUT,
+            || {
+                let cluster_roles = cluster_roles.clone();
+                let wanted = wanted.clone();
+                async move {
+                    let role = cluster_roles.get(role).await.ok()?;
+                    let grants = rule_grants(&serde_yaml::to_value(&role).ok()?);
+                    wanted.is_subset(&grants).then_some(())
+                }
+            },
+        )
+        .await;
+    }
+
+    // An editor and a viewer in the team's namespace.
+    let bindings = format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: editor, namespace: {team}}}\n\
+         ---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: viewer, namespace: {team}}}\n\
+         ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n\
+         metadata: {{name: editor, namespace: {team}}}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}}\n\
+         subjects: [{{kind: ServiceAccount, name: editor, namespace: {team}}}]\n\
+         ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n\
+         metadata: {{name: viewer, namespace: {team}}}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}}\n\
+         subjects: [{{kind: ServiceAccount, name: viewer, namespace: {team}}}]\n"
+    );
+    succeed(
+        cp.kubectl_cmd().args(["apply", "--server-side", "-f", "-"]),
+        Some(&bindings),
+    );
+    let editor = format!("system:serviceaccount:{team}:editor");
+    let viewer = format!("system:serviceaccount:{team}:viewer");
+    for kind in ROOMS_AND_THEMES {
+        let what = format!("{kind}.meetings.vonage.com");
+        for verb in [
+            "get",
+            "list",
+            "watch",
+            "create",
+            "update",
+            "patch",
+            "delete",
+            "deletecollection",
+        ] {
+            let reads = matches!(verb, "get" | "list" | "watch");
+            assert!(
+                can_i(cp, &editor, &team, verb, &what),
+                "editor {verb} {what}"
+            );
+            assert_eq!(
+                can_i(cp, &viewer, &team, verb, &what),
+                reads,
+                "viewer {verb} {what}"
+            );
+            assert!(
+                !can_i(cp, &editor, &elsewhere, verb, &what),
+                "editor {verb} {what} in another namespace"
+            );
+        }
+        // Status is the operator's to write.
+        let status = format!("{what}/status");
+        assert!(can_i(cp, &viewer, &team, "get", &status));
+        assert!(!can_i(cp, &editor, &team, "patch", &status));
+        assert!(!can_i(cp, &editor, &team, "update", &status));
+    }
+
+    // The same with the ServiceAccounts' tokens.
+    let as_editor = cp.service_account_client(&team, "editor").await;
+    let as_viewer = cp.service_account_client(&team, "viewer").await;
+    let theme: MeetingTheme = serde_json::from_value(serde_json::json!({
+        "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingTheme",
+        "metadata": {"name": "brand"},
+        "spec": {
+            "mainColor": "#0a66c2", "brandText": "Example",
+            "shortCompanyUrl": format!("ex-{team}")
+        }
+    }))
+    .expect("a MeetingTheme");
+    let room: MeetingRoom = serde_json::from_value(serde_json::json!({
+        "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingRoom",
+        "metadata": {"name": "standup"},
+        "spec": {"displayName": "Stand-up", "themeRef": {"name": "brand"}}
+    }))
+    .expect("a MeetingRoom");
+    let post = kube::api::PostParams::default();
+    let delete = kube::api::DeleteParams::default();
+    let forbidden = |result: Result<_, kube::Error>, what: &str| match result {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{what}: {status:?}"),
+        Ok(_) => panic!("{what} was allowed"),
+        Err(e) => panic!("{what}: {e}"),
+    };
+
+    let editor_themes: Api<MeetingTheme> = Api::namespaced(as_editor.clone(), &team);
+    let editor_rooms: Api<MeetingRoom> = Api::namespaced(as_editor.clone(), &team);
+    editor_themes
+        .create(&post, &theme)
+        .await
+        .expect("the editor creates a MeetingTheme");
+    editor_rooms
+        .create(&post, &room)
+        .await
+        .expect("the editor creates a MeetingRoom");
+    forbidden(
+        Api::<MeetingRoom>::namespaced(as_editor.clone(), &elsewhere)
+            .create(&post, &room)
+            .await
+            .map(|_| ()),
+        "the editor creating a MeetingRoom in another namespace",
+    );
+
+    let viewer_rooms: Api<MeetingRoom> = Api::namespaced(as_viewer.clone(), &team);
+    let viewer_themes: Api<MeetingTheme> = Api::namespaced(as_viewer.clone(), &team);
+    let listed = viewer_rooms
+        .list(&Default::default())
+        .await
+        .expect("the viewer lists MeetingRooms");
+    assert_eq!(listed.items.len(), 1);
+    viewer_themes
+        .get("brand")
+        .await
+        .expect("the viewer reads the MeetingTheme");
+    let mut other_room = room.clone();
+    other_room.metadata.name = Some("retro".into());
+    forbidden(
+        viewer_rooms.create(&post, &other_room).await.map(|_| ()),
+        "the viewer creating a MeetingRoom",
+    );
+    forbidden(
+        viewer_rooms.delete("standup", &delete).await.map(|_| ()),
+        "the viewer deleting a MeetingRoom",
+    );
+    forbidden(
+        viewer_themes.delete("brand", &delete).await.map(|_| ()),
+        "the viewer deleting a MeetingTheme",
+    );
+
+    editor_rooms
+        .delete("standup", &delete)
+        .await
+        .expect("the editor deletes the MeetingRoom");
+    editor_themes
+        .delete_collection(&delete, &Default::default())
+        .await
+        .expect("the editor deletes the MeetingThemes");
+    eventually("the objects to be deleted", TIMEOUT, || {
+        let rooms = editor_rooms.clone();
+        let themes = editor_themes.clone();
+        async move {
+            let rooms = rooms.list(&Default::default()).await.ok()?;
+            let themes = themes.list(&Default::default()).await.ok()?;
+            (rooms.items.is_empty() && themes.items.is_empty()).then_some(())
+        }
+    })
+    .await;
+}
+
 /// `meetings-operator run` as the Deployment runs it: the Run subcommand's
 /// flags.
 #[derive(clap::Parser)]
@@ -1218,6 +2100,12 @@ fn the_operator_accepts_the_rendered_arguments() {
             "representative" => {
                 assert_eq!(args.namespaces, ["team-a", "team-b"]);
                 assert_eq!(args.lease_name, "meetings-leader");
+                // extraArgs.
+                assert_eq!(args.lease_duration, Duration::from_secs(30));
+                assert_eq!(args.lease_renew_deadline, Duration::from_secs(20));
+                args.lease_config()
+                    .validate()
+                    .expect("a valid lease configuration");
                 assert_eq!(args.metrics_addr.port(), 9090);
                 assert_eq!(args.concurrency, 4);
                 assert_eq!(args.resync_period, Duration::from_secs(600));
@@ -1257,21 +2145,20 @@ fn the_operator_accepts_the_rendered_arguments() {
 }
 
 /// Whether `kubectl auth can-i` (as the ServiceAccount, through a
-/// SubjectAccessReview) says yes.
+/// SubjectAccessReview) says yes. `what` is a resource, `resource/name`, or
+/// `resource/status` / `resource/finalizers` for a subresource.
 fn can_i(cp: &support::ControlPlane, sa: &str, namespace: &str, verb: &str, what: &str) -> bool {
-    let out = output(
-        cp.kubectl_cmd().args([
-            "auth",
-            "can-i",
-            verb,
-            what,
-            "--namespace",
-            namespace,
-            "--as",
-            sa,
-        ]),
-        None,
-    );
+    let mut cmd = cp.kubectl_cmd();
+    cmd.args(["auth", "can-i", verb]);
+    match what.rsplit_once('/') {
+        Some((resource, sub @ ("status" | "finalizers"))) => {
+            cmd.args([resource, "--subresource", sub]);
+        }
+        _ => {
+            cmd.arg(what);
+        }
+    }
+    let out = output(cmd.args(["--namespace", namespace, "--as", sa]), None);
     String::from_utf8_lossy(&out.stdout).trim() == "yes"
 }
 
@@ -1326,6 +2213,7 @@ async fn operator_runs_with_the_charts_rbac(watch_namespaces: bool) {
         )
         .try_init();
     let cp = control_plane().await;
+    let _schema = CRD_SCHEMA.read().await;
     let admin = cp.client().await;
     let prefix = if watch_namespaces {
         "rbac-ns"

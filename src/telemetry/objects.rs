@@ -1,5 +1,6 @@
 //! `meetings_operator_objects{kind,condition,status}`: the watched objects
-//! counted by the status of their `Ready` and `Synced` conditions, computed
+//! counted by the status of their `Ready`, `Synced`, `Reconciling` and
+//! `Stalled` conditions, computed
 //! from the controllers' caches on every scrape.
 
 use std::collections::BTreeMap;
@@ -13,13 +14,14 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 use super::metrics::{KIND_ROOM, KIND_THEME};
-use crate::crd::conditions::{READY, SYNCED};
+use crate::crd::conditions::{READY, RECONCILING, STALLED, SYNCED};
 use crate::crd::{MeetingRoom, MeetingTheme};
 
 const NAME: &str = "meetings_operator_objects";
 const HELP: &str = "Watched objects by kind and by the status (True, False, Unknown) of their \
-                    Ready and Synced conditions; a missing condition counts as Unknown";
-const CONDITIONS: [&str; 2] = [READY, SYNCED];
+                    Ready, Synced, Reconciling and Stalled conditions; a missing condition \
+                    counts as Unknown";
+const CONDITIONS: [&str; 4] = [READY, SYNCED, RECONCILING, STALLED];
 const STATUSES: [&str; 3] = ["True", "False", "Unknown"];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]

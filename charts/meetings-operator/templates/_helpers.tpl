@@ -31,21 +31,35 @@ app.kubernetes.io/name: {{ include "meetings-operator.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* The labels of every object: the chart's, then commonLabels (the chart's win on a clash). */}}
 {{- define "meetings-operator.labels" -}}
-helm.sh/chart: {{ include "meetings-operator.chart" . }}
-{{ include "meetings-operator.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "meetings-operator.tag" . | quote }}
-app.kubernetes.io/component: operator
-app.kubernetes.io/part-of: meetings-operator
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- $chart := dict
+  "helm.sh/chart" (include "meetings-operator.chart" .)
+  "app.kubernetes.io/version" (include "meetings-operator.tag" .)
+  "app.kubernetes.io/component" "operator"
+  "app.kubernetes.io/part-of" "meetings-operator"
+  "app.kubernetes.io/managed-by" .Release.Service }}
+{{- $chart = merge $chart (include "meetings-operator.selectorLabels" . | fromYaml) }}
+{{- include "meetings-operator.withCommonLabels" (list . $chart) }}
+{{- end }}
+
+{{/* (list $ labels): labels merged over commonLabels, as YAML. */}}
+{{- define "meetings-operator.withCommonLabels" -}}
+{{- $ctx := index . 0 }}
+{{- merge (index . 1) (deepCopy ($ctx.Values.commonLabels | default dict)) | toYaml }}
 {{- end }}
 
 {{- define "meetings-operator.tag" -}}
 {{- .Values.image.tag | default .Chart.AppVersion }}
 {{- end }}
 
+{{/* repository@digest when image.digest is set, otherwise repository:tag. */}}
 {{- define "meetings-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (include "meetings-operator.tag" .) }}
+{{- end }}
 {{- end }}
 
 {{- define "meetings-operator.serviceAccountName" -}}
@@ -83,7 +97,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and (not $c.existingSecret) (or $c.applicationId $c.privateKey) (not (and $c.applicationId $c.privateKey)) }}
 {{- fail "credentials: applicationId and privateKey must be set together" }}
 {{- end }}
+{{- if and .Values.caBundle.configMap .Values.caBundle.secret }}
+{{- fail "caBundle: set either configMap or secret, not both" }}
+{{- end }}
 {{- if and (gt (int .Values.replicas) 1) (not .Values.leaderElection.enabled) }}
 {{- fail "replicas > 1 needs leaderElection.enabled: true (otherwise every replica would reconcile)" }}
 {{- end }}
+{{- end }}
+
+{{/* Where the CA bundle (caBundle) is mounted, and its file. */}}
+{{- define "meetings-operator.caBundleDir" -}}
+/etc/meetings-operator/ca
+{{- end }}
+
+{{- define "meetings-operator.caBundleFile" -}}
+{{- printf "%s/ca-bundle.crt" (include "meetings-operator.caBundleDir" .) }}
 {{- end }}
