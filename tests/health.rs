@@ -223,3 +223,28 @@ fn the_health_tool_is_built() {
         .join("health");
     assert!(tool.is_file(), "{} is missing", tool.display());
 }
+
+#[tokio::test]
+async fn a_paused_object_is_suspended_for_argo_cd() {
+    let mut env = OperatorEnv::new("health-paused", |_| {}).await;
+    env.start_operator();
+    env.create::<MeetingRoom>(room("paused", json!({})))
+        .await
+        .unwrap();
+    env.wait_room("paused", "True", "Ready").await;
+    env.api::<MeetingRoom>()
+        .patch(
+            "paused",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {"meetings.vonage.com/paused": "true"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    // Pausing needs undoing before anything progresses: Stalled to kstatus.
+    assert_eq!(
+        room_health(&env, "paused", "Paused").await,
+        expect("Failed", "Suspended")
+    );
+}

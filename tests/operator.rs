@@ -763,3 +763,132 @@ async fn a_theme_create_that_failed_before_committing_is_made_once() {
         "the lost create was looked for: {counters:?}"
     );
 }
+
+/// Sets (or, with `None`, removes) an annotation on an object.
+async fn annotate<K>(env: &OperatorEnv, name: &str, key: &str, value: Option<&str>)
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    env.api::<K>()
+        .patch(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"metadata": {"annotations": {key: value}}})),
+        )
+        .await
+        .expect("annotation written");
+}
+
+#[tokio::test]
+async fn a_paused_object_makes_no_api_writes_and_its_deletion_waits() {
+    let env = OperatorEnv::started("paused").await;
+    env.create::<MeetingTheme>(theme("t")).await.unwrap();
+    env.create::<MeetingRoom>(long_term_room("r", None))
+        .await
+        .unwrap();
+    ready_room(&env, "r").await;
+    env.wait_theme("t", "Ready", "True", "Ready").await;
+    let paused = "meetings.vonage.com/paused";
+    annotate::<MeetingRoom>(&env, "r", paused, Some("true")).await;
+    annotate::<MeetingTheme>(&env, "t", paused, Some("true")).await;
+    env.sim.reset_counters();
+
+    env.patch_room_spec("r", json!({"joinApprovalLevel": "explicit_approval"}))
+        .await;
+    let room = env
+        .wait_for::<MeetingRoom, _>("r", "Synced=False (Paused)", Duration::from_secs(30), |r| {
+            has_condition(
+                r.status.as_ref().map(|s| &s.conditions[..]),
+                "Synced",
+                "False",
+                "Paused",
+            ) && r.status.as_ref().and_then(|s| s.observed_generation) == r.metadata.generation
+        })
+        .await;
+    let conditions = room.status.as_ref().map(|s| &s.conditions[..]);
+    assert!(
+        has_condition(conditions, "Ready", "True", "Ready"),
+        "{conditions:?}"
+    );
+    assert!(
+        has_condition(conditions, "Stalled", "True", "Paused"),
+        "{conditions:?}"
+    );
+    assert!(condition_message(conditions, "Synced").contains("paused"));
+
+    env.delete::<MeetingTheme>("t").await;
+    let waiting = env
+        .wait_for::<MeetingTheme, _>("t", "deletion waiting", Duration::from_secs(30), |t| {
+            condition_message(t.status.as_ref().map(|s| &s.conditions[..]), "Synced")
+                .contains("deletion waits")
+        })
+        .await;
+    assert!(waiting.metadata.deletion_timestamp.is_some());
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let counters = env.sim.counters();
+    for operation in [
+        "updateRoom",
+        "createRoom",
+        "deleteTheme",
+        "updateTheme",
+        "createTheme",
+    ] {
+        assert_eq!(
+            counters.operation(operation),
+            0,
+            "{operation}: {counters:?}"
+        );
+    }
+    assert_eq!(env.sim.themes(&env.app.application_id).len(), 1);
+
+    // Resumed: the spec change is applied and the deletion finishes.
+    annotate::<MeetingRoom>(&env, "r", paused, None).await;
+    annotate::<MeetingTheme>(&env, "t", paused, None).await;
+    env.wait_gone::<MeetingTheme>("t", Duration::from_secs(30))
+        .await;
+    assert_eq!(env.sim.themes(&env.app.application_id).len(), 0);
+    env.wait_for::<MeetingRoom, _>("r", "Synced again", Duration::from_secs(30), |r| {
+        has_condition(
+            r.status.as_ref().map(|s| &s.conditions[..]),
+            "Synced",
+            "True",
+            "Ready",
+        )
+    })
+    .await;
+    assert_eq!(env.sim.counters().operation("updateRoom"), 1);
+}
+
+#[tokio::test]
+async fn a_reconcile_request_retries_a_rejected_room_at_once() {
+    let mut env = OperatorEnv::new("requested", |config| {
+        config.behavior.room_limit = Some(0);
+    })
+    .await;
+    env.start_operator();
+    env.create::<MeetingRoom>(long_term_room("r", None))
+        .await
+        .unwrap();
+    env.wait_room("r", "False", "Rejected").await;
+    // The limit is raised; a rejection waits for a spec change...
+    env.sim.update_behavior(|b| b.room_limit = None);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(env.sim.counters().operation("createRoom"), 1);
+    // ...or for a reconcile request.
+    annotate::<MeetingRoom>(
+        &env,
+        "r",
+        "meetings.vonage.com/reconcile-requested-at",
+        Some("2026-12-02T21:00:00Z"),
+    )
+    .await;
+    let ready = ready_room(&env, "r").await;
+    assert_eq!(
+        ready.status.unwrap().last_handled_reconcile_at.as_deref(),
+        Some("2026-12-02T21:00:00Z")
+    );
+    assert_eq!(env.sim.counters().operation("createRoom"), 2);
+}

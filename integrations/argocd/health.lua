@@ -3,7 +3,7 @@
 -- resource.customizations.health.meetings.vonage.com_MeetingTheme).
 -- Reads the kstatus conditions the operator writes: Stalled is Degraded,
 -- Reconciling (or a generation not yet observed) is Progressing, Ready is
--- Healthy; a paused object is Suspended.
+-- Healthy; an object paused by meetings.vonage.com/paused is Suspended.
 local hs = { status = "Progressing", message = "Waiting for the operator to report status" }
 
 local function condition(conditions, type)
@@ -20,6 +20,12 @@ local function describe(c)
     return c.reason .. ": " .. c.message
   end
   return c.reason
+end
+
+if obj.metadata.annotations ~= nil and obj.metadata.annotations["meetings.vonage.com/paused"] == "true" then
+  hs.status = "Suspended"
+  hs.message = "Paused by the annotation meetings.vonage.com/paused"
+  return hs
 end
 
 if obj.status == nil or obj.status.conditions == nil then

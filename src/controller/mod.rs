@@ -1,6 +1,7 @@
 //! The controllers that make the Meetings API agree with `MeetingTheme` and
 //! `MeetingRoom` manifests.
 
+pub mod annotations;
 pub mod backoff;
 pub mod credentials;
 pub mod events;

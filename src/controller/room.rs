@@ -23,7 +23,7 @@ use super::kube_ops::{
 };
 use super::snapshot::Freshness;
 use super::{Ctx, Error, FINALIZER, now};
-use super::{lost_create, room_sync};
+use super::{annotations, lost_create, room_sync};
 use crate::callbacks;
 use crate::crd::common::ManagementPolicy;
 use crate::crd::conditions::{self, READY, SYNCED, condition, set_condition, summarize};
@@ -77,6 +77,7 @@ pub mod reasons {
                 | NOT_UPDATABLE
                 | REMOTE_NOT_FOUND
                 | EXPIRED
+                | crate::controller::annotations::PAUSED_REASON
         )
     }
 }
@@ -96,23 +97,33 @@ struct Outcome {
 pub async fn reconcile(room: Arc<MeetingRoom>, ctx: Ctx) -> Result<Action, Error> {
     let namespace = room.namespace().ok_or(Error::MissingField("namespace"))?;
     let api: Api<MeetingRoom> = Api::namespaced(ctx.kube.clone(), &namespace);
-    if room.metadata.deletion_timestamp.is_some() {
-        return cleanup(&room, &api, &ctx).await;
-    }
     let uid = room.uid().unwrap_or_default();
     // `live` belongs to the callback receiver: never read or written here.
     let mut observed = room.status.clone().unwrap_or_default();
     observed.live = None;
     let current = ctx.room_statuses.latest(&uid, observed);
-    if rejected_at_this_generation(&room, &current) {
+    if annotations::paused(&room.metadata) {
+        return paused(&room, &api, &ctx, current).await;
+    }
+    if room.metadata.deletion_timestamp.is_some() {
+        return cleanup(&room, &api, &ctx).await;
+    }
+    let request =
+        annotations::new_request(&room.metadata, current.last_handled_reconcile_at.as_deref())
+            .map(str::to_owned);
+    if request.is_none() && rejected_at_this_generation(&room, &current) {
         return Ok(Action::await_change());
     }
-    if let Some(left) = ctx.backoff.remaining(&key(&room))
+    if request.is_none()
+        && let Some(left) = ctx.backoff.remaining(&key(&room))
         && current.observed_generation == room.metadata.generation
     {
         return Ok(Action::requeue(left));
     }
     let mut outcome = sync(&room, &api, &ctx, &namespace, current.clone()).await?;
+    if request.is_some() {
+        outcome.status.last_handled_reconcile_at = request;
+    }
     summarize(&mut outcome.status.conditions, reasons::stalls, now());
     let (state, reason) = conditions::outcome(&outcome.status.conditions);
     ctx.metrics
@@ -126,6 +137,44 @@ pub async fn reconcile(room: Arc<MeetingRoom>, ctx: Ctx) -> Result<Action, Error
         ctx.backoff.reset(&key(&room));
     }
     Ok(outcome.requeue)
+}
+
+/// A paused room: no API call at all, deletion included; the conditions say so.
+async fn paused(
+    room: &MeetingRoom,
+    api: &Api<MeetingRoom>,
+    ctx: &Ctx,
+    current: MeetingRoomStatus,
+) -> Result<Action, Error> {
+    let deleting = room.metadata.deletion_timestamp.is_some();
+    if deleting && !room.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let mut status = current.clone();
+    let message = annotations::paused_message(deleting);
+    let generation = room.metadata.generation;
+    let paused = |type_| {
+        condition(
+            type_,
+            false,
+            annotations::PAUSED_REASON,
+            message.clone(),
+            generation,
+            now(),
+        )
+    };
+    set_condition(&mut status.conditions, paused(SYNCED));
+    if status.room_id.is_none() {
+        set_condition(&mut status.conditions, paused(READY));
+    }
+    status.observed_generation = generation;
+    summarize(&mut status.conditions, reasons::stalls, now());
+    if status != current {
+        write_status(api, room, &status).await?;
+        ctx.room_statuses
+            .remember(&room.uid().unwrap_or_default(), status);
+    }
+    Ok(Action::await_change())
 }
 
 /// Rejections (400/403/409 answers, invalid spec) are not retried until the spec changes.

@@ -17,7 +17,7 @@ use super::events::reason;
 use super::kube_ops::{add_finalizer, remove_finalizer, write_status};
 use super::logos;
 use super::snapshot::Freshness;
-use super::{Ctx, Error, FINALIZER, now};
+use super::{Ctx, Error, FINALIZER, annotations, now};
 use crate::crd::common::ManagementPolicy;
 use crate::crd::conditions::{self, READY, SYNCED, condition, set_condition, summarize};
 use crate::crd::theme::{ApplicationDefaultStatus, RemoteTheme};
@@ -61,6 +61,7 @@ pub mod reasons {
                 | REMOTE_NOT_FOUND
                 | DEFAULT_CONFLICT
                 | super::logos::reasons::INVALID_LOGO
+                | crate::controller::annotations::PAUSED_REASON
         )
     }
 }
@@ -112,6 +113,14 @@ pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Err
     let current = ctx
         .theme_statuses
         .latest(&uid, theme.status.clone().unwrap_or_default());
+    if annotations::paused(&theme.metadata) {
+        return paused(&theme, &api, &ctx, current).await;
+    }
+    let request = annotations::new_request(
+        &theme.metadata,
+        current.last_handled_reconcile_at.as_deref(),
+    )
+    .map(str::to_owned);
     let (status, action) = if theme.metadata.deletion_timestamp.is_some() {
         match cleanup(&theme, &api, &ctx, current.clone()).await? {
             None => {
@@ -123,10 +132,11 @@ pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Err
             Some(blocked) => blocked,
         }
     } else {
-        if rejected_at_this_generation(&theme, &current) {
+        if request.is_none() && rejected_at_this_generation(&theme, &current) {
             return Ok(Action::await_change());
         }
-        if let Some(left) = ctx.backoff.remaining(&key(&theme))
+        if request.is_none()
+            && let Some(left) = ctx.backoff.remaining(&key(&theme))
             && current.observed_generation == theme.metadata.generation
         {
             return Ok(Action::requeue(left));
@@ -143,6 +153,9 @@ pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Err
         sync(&theme, &api, &ctx, &namespace, current.clone()).await?
     };
     let mut status = status;
+    if request.is_some() {
+        status.last_handled_reconcile_at = request;
+    }
     summarize(&mut status.conditions, reasons::stalls, now());
     let (state, reason) = conditions::outcome(&status.conditions);
     ctx.metrics
@@ -154,6 +167,44 @@ pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Err
         ctx.theme_written.mark(&uid);
     }
     Ok(action)
+}
+
+/// A paused theme: no API call at all, deletion included; the conditions say so.
+async fn paused(
+    theme: &MeetingTheme,
+    api: &Api<MeetingTheme>,
+    ctx: &Ctx,
+    current: MeetingThemeStatus,
+) -> Result<Action, Error> {
+    let deleting = theme.metadata.deletion_timestamp.is_some();
+    if deleting && !theme.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let mut status = current.clone();
+    let message = annotations::paused_message(deleting);
+    let generation = theme.metadata.generation;
+    let paused = |type_| {
+        condition(
+            type_,
+            false,
+            annotations::PAUSED_REASON,
+            message.clone(),
+            generation,
+            now(),
+        )
+    };
+    set_condition(&mut status.conditions, paused(SYNCED));
+    if status.theme_id.is_none() {
+        set_condition(&mut status.conditions, paused(READY));
+    }
+    status.observed_generation = generation;
+    summarize(&mut status.conditions, reasons::stalls, now());
+    if status != current {
+        write_status(api, theme, &status).await?;
+        ctx.theme_statuses
+            .remember(&theme.uid().unwrap_or_default(), status);
+    }
+    Ok(Action::await_change())
 }
 
 fn rejected_at_this_generation(theme: &MeetingTheme, status: &MeetingThemeStatus) -> bool {

@@ -186,6 +186,9 @@ pub struct MeetingRoomStatus {
     /// Generation the conditions describe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The last `meetings.vonage.com/reconcile-requested-at` value handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
     /// Id of the remote room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_id: Option<String>,

@@ -1,0 +1,76 @@
+//! Annotations that steer the operator per object: pausing it, and asking
+//! for a reconcile now.
+
+use kube::api::ObjectMeta;
+
+/// `"true"` stops every Meetings API write for the object, deletion's included.
+pub const PAUSED: &str = "meetings.vonage.com/paused";
+/// Any new value reconciles the object at once, past backoff and past a
+/// rejection that would otherwise wait for a spec change.
+pub const RECONCILE_REQUESTED_AT: &str = "meetings.vonage.com/reconcile-requested-at";
+/// Condition reason while the object is paused.
+pub const PAUSED_REASON: &str = "Paused";
+
+fn value<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
+    meta.annotations.as_ref()?.get(key).map(String::as_str)
+}
+
+/// Whether the object is paused.
+pub fn paused(meta: &ObjectMeta) -> bool {
+    value(meta, PAUSED) == Some("true")
+}
+
+/// The reconcile request not handled yet: the annotation's value when it
+/// differs from the one status last recorded.
+pub fn new_request<'a>(meta: &'a ObjectMeta, handled: Option<&str>) -> Option<&'a str> {
+    value(meta, RECONCILE_REQUESTED_AT).filter(|requested| Some(*requested) != handled)
+}
+
+/// What a paused object's conditions say.
+pub fn paused_message(deleting: bool) -> String {
+    if deleting {
+        format!(
+            "deletion waits: reconciliation is paused by the annotation {PAUSED}=true, so the remote object is not cleaned up and the finalizer stays; remove the annotation to let deletion finish"
+        )
+    } else {
+        format!(
+            "reconciliation is paused by the annotation {PAUSED}=true: nothing is written to the Meetings API; remove the annotation to resume"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(pairs: &[(&str, &str)]) -> ObjectMeta {
+        ObjectMeta {
+            annotations: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+            ..ObjectMeta::default()
+        }
+    }
+
+    #[test]
+    fn only_true_pauses() {
+        assert!(paused(&meta(&[(PAUSED, "true")])));
+        assert!(!paused(&meta(&[(PAUSED, "false")])));
+        assert!(!paused(&ObjectMeta::default()));
+    }
+
+    #[test]
+    fn a_request_is_new_until_status_records_it() {
+        let m = meta(&[(RECONCILE_REQUESTED_AT, "2026-12-02T10:00:00Z")]);
+        assert_eq!(new_request(&m, None), Some("2026-12-02T10:00:00Z"));
+        assert_eq!(
+            new_request(&m, Some("earlier")),
+            Some("2026-12-02T10:00:00Z")
+        );
+        assert_eq!(new_request(&m, Some("2026-12-02T10:00:00Z")), None);
+        assert_eq!(new_request(&ObjectMeta::default(), None), None);
+    }
+}
