@@ -79,6 +79,19 @@ impl World {
         }
     }
 
+    /// Creates each named request; their field names with the room ids.
+    async fn create_all(
+        &self,
+        requests: &[(&'static str, CreateRoom)],
+    ) -> Vec<(&'static str, String)> {
+        let mut ids = Vec::new();
+        for (field, request) in requests {
+            let created = self.client.create_room(request).await;
+            ids.push((*field, created.expect("twin created").id));
+        }
+        ids
+    }
+
     async fn listing(&self) -> Vec<Room> {
         self.client
             .rooms(RoomScope::All)
@@ -261,35 +274,14 @@ async fn check_world(world: &World, seed: [u8; 32]) {
         let started = Timestamp::now();
 
         let twins = near_twins(&request);
-        let mut twin_ids = Vec::new();
         // Twins on both sides of the operator's room in creation order.
-        for (field, twin) in &twins[..2] {
-            twin_ids.push((
-                *field,
-                world
-                    .client
-                    .create_room(twin)
-                    .await
-                    .expect("twin created")
-                    .id,
-            ));
-        }
+        let mut twin_ids = world.create_all(&twins[..2]).await;
         let lost = world
             .client
             .create_room(&request)
             .await
             .unwrap_or_else(|e| panic!("{}: create of {request:?} failed: {e}", world.name));
-        for (field, twin) in &twins[2..] {
-            twin_ids.push((
-                *field,
-                world
-                    .client
-                    .create_room(twin)
-                    .await
-                    .expect("twin created")
-                    .id,
-            ));
-        }
+        twin_ids.extend(world.create_all(&twins[2..]).await);
 
         let listing = world.listing().await;
         let candidates: Vec<Room> = listing

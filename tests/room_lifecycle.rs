@@ -69,9 +69,17 @@ fn room_id(room: &MeetingRoom) -> String {
         .expect("status has the room id")
 }
 
-/// Nudges the room until the operator reports it expired and gone (the
-/// shared listing it observes through may be a resync period old).
+/// Waits until the simulator has purged every room, then nudges the room
+/// until the operator reports it expired and gone (the shared listing it
+/// observes through may be a resync period old).
 async fn wait_expired_and_gone(env: &OperatorEnv, name: &str) -> MeetingRoom {
+    support::eventually("the room purged", Duration::from_secs(20), || async {
+        env.sim
+            .rooms(&env.app.application_id)
+            .is_empty()
+            .then_some(())
+    })
+    .await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         nudge(env, name).await;
@@ -165,13 +173,6 @@ async fn an_instant_room_in_use_outlives_its_first_expiry_and_is_not_recreated_o
     env.sim.leave_session(&session.id, guest.id).unwrap();
     let expired = env.wait_room("i", "False", "Expired").await;
     env.sim.end_session(&session.id).ok();
-    support::eventually("the room purged", Duration::from_secs(20), || async {
-        env.sim
-            .rooms(&env.app.application_id)
-            .is_empty()
-            .then_some(())
-    })
-    .await;
     let after = wait_expired_and_gone(&env, "i").await;
     assert!(operator_env::has_condition(
         after.status.as_ref().map(|s| &s.conditions[..]),
@@ -201,13 +202,6 @@ async fn an_expired_room_that_is_purged_stays_expired_until_the_spec_changes() {
     let ready = env.wait_room("lt", "True", "Ready").await;
     let first = room_id(&ready);
     let expired = env.wait_room("lt", "False", "Expired").await;
-    support::eventually("the room purged", Duration::from_secs(20), || async {
-        env.sim
-            .rooms(&env.app.application_id)
-            .is_empty()
-            .then_some(())
-    })
-    .await;
     wait_expired_and_gone(&env, "lt").await;
     let still = env.wait_room("lt", "False", "Expired").await;
     assert_eq!(room_id(&still), first);

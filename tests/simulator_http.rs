@@ -696,21 +696,7 @@ async fn faults_drop_after_commit_rate_limit_and_hang() {
 
 #[tokio::test]
 async fn callbacks_fire_for_expiry_and_meetings() {
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let sink = received.clone();
-    let receiver = axum::Router::new().route(
-        "/{kind}",
-        axum::routing::post(move |axum::Json(event): axum::Json<Value>| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().push(event);
-                StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    let (hook, received) = receiver().await;
 
     let api = Api::start().await;
     api.sim

@@ -1,7 +1,10 @@
 //! Annotations that steer the operator per object: pausing it, and asking
 //! for a reconcile now.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::ObjectMeta;
+
+use crate::crd::conditions::{READY, SYNCED, condition, set_condition};
 
 /// `"true"` stops every Meetings API write for the object, deletion's included.
 pub const PAUSED: &str = "meetings.vonage.com/paused";
@@ -26,8 +29,35 @@ pub fn new_request<'a>(meta: &'a ObjectMeta, handled: Option<&str>) -> Option<&'
     value(meta, RECONCILE_REQUESTED_AT).filter(|requested| Some(*requested) != handled)
 }
 
+/// Sets a paused object's conditions: `Synced`, and `Ready` while nothing
+/// exists remotely yet, say that it is paused (and that deletion waits).
+pub fn mark_paused(
+    conditions: &mut Vec<Condition>,
+    exists: bool,
+    deleting: bool,
+    generation: Option<i64>,
+    now: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) {
+    let message = paused_message(deleting);
+    let mut types = vec![SYNCED];
+    if !exists {
+        types.push(READY);
+    }
+    for type_ in types {
+        let paused = condition(
+            type_,
+            false,
+            PAUSED_REASON,
+            message.clone(),
+            generation,
+            now.clone(),
+        );
+        set_condition(conditions, paused);
+    }
+}
+
 /// What a paused object's conditions say.
-pub fn paused_message(deleting: bool) -> String {
+fn paused_message(deleting: bool) -> String {
     if deleting {
         format!(
             "deletion waits: reconciliation is paused by the annotation {PAUSED}=true, so the remote object is not cleaned up and the finalizer stays; remove the annotation to let deletion finish"

@@ -151,22 +151,9 @@ async fn paused(
         return Ok(Action::await_change());
     }
     let mut status = current.clone();
-    let message = annotations::paused_message(deleting);
     let generation = room.metadata.generation;
-    let paused = |type_| {
-        condition(
-            type_,
-            false,
-            annotations::PAUSED_REASON,
-            message.clone(),
-            generation,
-            now(),
-        )
-    };
-    set_condition(&mut status.conditions, paused(SYNCED));
-    if status.room_id.is_none() {
-        set_condition(&mut status.conditions, paused(READY));
-    }
+    let exists = status.room_id.is_some();
+    annotations::mark_paused(&mut status.conditions, exists, deleting, generation, now());
     status.observed_generation = generation;
     summarize(&mut status.conditions, reasons::stalls, now());
     if status != current {
