@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes tools the tests and the local control plane use:
 # kube-apiserver, kube-controller-manager, kubectl, etcd and helm, from the
-# pinned Go modules in tools/{kube,etcd,helm}, and `health` (tools/health:
-# kstatus and an Argo CD Lua health check run against an object).
+# pinned Go modules in tools/{kube,etcd,helm}, `health` (tools/health:
+# kstatus and an Argo CD Lua health check run against an object) and
+# `promtool` (tools/promtool: checks the chart's alerting rules).
 #
 # The binaries go to a versioned cache directory:
 #   ${MEETINGS_TOOLS_DIR:-$HOME/.cache/meetings-operator/kube-tools}/<version-key>/bin
@@ -25,7 +26,7 @@ case "${1:-}" in
   --print-dir) mode=print ;;
   --check) mode=check ;;
   -h | --help)
-    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -50,7 +51,8 @@ modver() {
 K8S_VERSION="$(modver kube k8s.io/kubernetes)"
 ETCD_VERSION="$(modver etcd go.etcd.io/etcd/server/v3)"
 HELM_VERSION="$(modver helm helm.sh/helm/v3)"
-for v in K8S_VERSION ETCD_VERSION HELM_VERSION; do
+PROMTOOL_VERSION="$(modver promtool github.com/prometheus/prometheus)"
+for v in K8S_VERSION ETCD_VERSION HELM_VERSION PROMTOOL_VERSION; do
   if [ -z "${!v}" ]; then
     log "could not read $v from tools/*/go.mod"
     exit 1
@@ -87,7 +89,14 @@ health_hash="$(cat "$TOOLS_SRC"/health/go.mod "$TOOLS_SRC"/health/go.sum "$TOOLS
   sha256sum | cut -c1-12)"
 HEALTH="health-$health_hash"
 
-ALL=(etcd kube-apiserver kube-controller-manager kubectl helm "$HEALTH")
+# promtool, likewise: named by a hash of tools/promtool/go.{mod,sum} and its
+# build flags; `promtool` links to the current one.
+promtool_ldflags="-s -w -X github.com/prometheus/common/version.Version=$PROMTOOL_VERSION"
+promtool_hash="$(cat "$TOOLS_SRC"/promtool/go.mod "$TOOLS_SRC"/promtool/go.sum \
+  <(echo "$promtool_ldflags|CGO_ENABLED=0") | sha256sum | cut -c1-12)"
+PROMTOOL="promtool-$promtool_hash"
+
+ALL=(etcd kube-apiserver kube-controller-manager kubectl helm "$HEALTH" "$PROMTOOL")
 
 all_built() {
   local b
@@ -139,5 +148,7 @@ build kubectl kube k8s.io/kubernetes/cmd/kubectl "$k8s_ldflags"
 build helm helm helm.sh/helm/v3/cmd/helm "$helm_ldflags"
 build "$HEALTH" health . "-s -w"
 ln -sfn "$HEALTH" "$BIN/health"
+build "$PROMTOOL" promtool github.com/prometheus/prometheus/cmd/promtool "$promtool_ldflags"
+ln -sfn "$PROMTOOL" "$BIN/promtool"
 log "all tools ready in $BIN ($((SECONDS - total_start))s)"
 echo "$BIN"

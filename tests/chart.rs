@@ -2,7 +2,10 @@
 //! values schema, the rendered RBAC and security settings, the chart's CRDs,
 //! and the rendered manifests against a real API server (server-side dry
 //! run, `helm install`, `helm upgrade`, `helm uninstall`, CRD upgrades and
-//! the tenant roles aggregated into `view`, `edit` and `admin`).
+//! the tenant roles aggregated into `view`, `edit` and `admin`), and the
+//! optional PrometheusRule and Grafana dashboard: `promtool check rules` on
+//! the alerts, and every metric they and the dashboard query is one the
+//! operator exposes.
 //!
 //! The control plane has no kubelet, so the operator's pods are never
 //! started here: the `helm test` hook is rendered and validated by the API
@@ -10,14 +13,14 @@
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -34,9 +37,10 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Values that switch on every optional part of the chart: watched
 /// namespaces (Roles instead of a ClusterRole), chart-managed credentials,
-/// two replicas (PodDisruptionBudget), ServiceMonitor, NetworkPolicy, the
-/// callback receiver, an image digest, common labels, extra environment,
-/// arguments and volumes, topology spread constraints and a CA bundle.
+/// two replicas (PodDisruptionBudget), ServiceMonitor, PrometheusRule, the
+/// Grafana dashboard ConfigMap, NetworkPolicy, the callback receiver, an
+/// image digest, common labels, extra environment, arguments and volumes,
+/// topology spread constraints and a CA bundle.
 /// Tests that talk to the API server replace `watchNamespaces` with
 /// namespaces that exist.
 const REPRESENTATIVE: &str = r#"
@@ -114,6 +118,14 @@ metrics:
     scrapeTimeout: 5s
     labels:
       release: prometheus
+  prometheusRule:
+    enabled: true
+    labels:
+      release: prometheus
+  grafanaDashboard:
+    enabled: true
+    annotations:
+      grafana_folder: Operators
 callbacks:
   enabled: true
   port: 8443
@@ -246,6 +258,74 @@ spec:
                       scrapeTimeout:
                         type: string
                         pattern: ^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$
+"#;
+
+/// A trimmed `prometheusrules.monitoring.coreos.com` CRD: the fields the
+/// chart sets, typed as in the Prometheus operator's CRD (group names
+/// unique, `expr` an int-or-string, durations by its pattern).
+const PROMETHEUS_RULE_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: prometheusrules.monitoring.coreos.com
+spec:
+  group: monitoring.coreos.com
+  names:
+    kind: PrometheusRule
+    listKind: PrometheusRuleList
+    plural: prometheusrules
+    singular: prometheusrule
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          required: [spec]
+          properties:
+            spec:
+              type: object
+              properties:
+                groups:
+                  type: array
+                  x-kubernetes-list-type: map
+                  x-kubernetes-list-map-keys: [name]
+                  items:
+                    type: object
+                    required: [name]
+                    properties:
+                      name: {type: string, minLength: 1}
+                      interval:
+                        type: string
+                        pattern: ^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$
+                      rules:
+                        type: array
+                        items:
+                          type: object
+                          required: [expr]
+                          properties:
+                            alert: {type: string}
+                            record: {type: string}
+                            expr:
+                              anyOf:
+                                - type: integer
+                                - type: string
+                              x-kubernetes-int-or-string: true
+                            for:
+                              type: string
+                              pattern: ^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$
+                            keep_firing_for:
+                              type: string
+                              minLength: 1
+                              pattern: ^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$
+                            labels:
+                              type: object
+                              additionalProperties: {type: string}
+                            annotations:
+                              type: object
+                              additionalProperties: {type: string}
 "#;
 
 fn chart_dir() -> PathBuf {
@@ -410,14 +490,17 @@ fn operator_args(docs: &[Value]) -> Vec<String> {
     strings(&deployment["spec"]["template"]["spec"]["containers"][0]["args"])
 }
 
-/// Installs the trimmed ServiceMonitor CRD once per test binary.
-async fn service_monitor_crd(cp: &'static support::ControlPlane) {
+/// Installs the trimmed ServiceMonitor and PrometheusRule CRDs once per
+/// test binary.
+async fn monitoring_crds(cp: &'static support::ControlPlane) {
     static INSTALLED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     INSTALLED
         .get_or_init(|| async {
             succeed(
                 cp.kubectl_cmd().args(["apply", "--server-side", "-f", "-"]),
-                Some(SERVICE_MONITOR_CRD),
+                Some(&format!(
+                    "{SERVICE_MONITOR_CRD}\n---\n{PROMETHEUS_RULE_CRD}"
+                )),
             );
             succeed(
                 cp.kubectl_cmd().args([
@@ -425,6 +508,7 @@ async fn service_monitor_crd(cp: &'static support::ControlPlane) {
                     "--for=condition=Established",
                     "--timeout=60s",
                     "crd/servicemonitors.monitoring.coreos.com",
+                    "crd/prometheusrules.monitoring.coreos.com",
                 ]),
                 None,
             );
@@ -582,7 +666,7 @@ fn chart_app_version_is_the_crate_version() {
 #[test]
 fn values_schema_rejects_bad_values() {
     let home = tempfile::tempdir().expect("a temp dir");
-    let cases: [(&str, &[&str]); 16] = [
+    let cases: [(&str, &[&str]); 19] = [
         ("replicas: \"two\"\n", &["/replicas", "want integer"]),
         ("replicas: -1\n", &["/replicas", "minimum"]),
         (
@@ -617,6 +701,21 @@ fn values_schema_rejects_bad_values() {
             &["/topologySpreadConstraints/0", "topologyKey"],
         ),
         ("caBundle:\n  secret: Corporate_CA\n", &["/caBundle/secret"]),
+        (
+            "metrics:\n  prometheusRule:\n    enabled: \"yes\"\n",
+            &["/metrics/prometheusRule/enabled", "want boolean"],
+        ),
+        (
+            "metrics:\n  prometheusRule:\n    namespace: Monitoring\n",
+            &["/metrics/prometheusRule/namespace"],
+        ),
+        (
+            "metrics:\n  grafanaDashboard:\n    labels:\n      grafana_dashboard: 1\n",
+            &[
+                "/metrics/grafanaDashboard/labels/grafana_dashboard",
+                "want string",
+            ],
+        ),
     ];
     for (values, expected) in cases {
         let file = temp_file("values.yaml", values);
@@ -1080,6 +1179,8 @@ fn pods_are_locked_down_by_default() {
     // Optional parts are off by default.
     for kind in [
         "ServiceMonitor",
+        "PrometheusRule",
+        "ConfigMap",
         "NetworkPolicy",
         "PodDisruptionBudget",
         "Secret",
@@ -1345,13 +1446,343 @@ fn optional_parts_follow_the_values() {
     assert!(!selected, "the metrics Service selects the helm test Pod");
 }
 
+/// The alerts of the chart's PrometheusRule, in order.
+const ALERTS: [&str; 7] = [
+    "MeetingsOperatorObjectsNotReady",
+    "MeetingsOperatorObjectsStalled",
+    "MeetingsOperatorApiErrors",
+    "MeetingsOperatorApiRateLimited",
+    "MeetingsOperatorRateLimiterSaturated",
+    "MeetingsOperatorNoLeader",
+    "MeetingsOperatorReconcileErrors",
+];
+
+/// The key of the dashboard in the rendered ConfigMap.
+const DASHBOARD_KEY: &str = "meetings-operator.json";
+
+/// The rules of every group of a rendered PrometheusRule.
+fn alert_rules(rule: &Value) -> Vec<&Value> {
+    rule["spec"]["groups"]
+        .as_sequence()
+        .expect("groups")
+        .iter()
+        .flat_map(|g| g["rules"].as_sequence().expect("rules"))
+        .collect()
+}
+
+fn dashboard_text(config_map: &Value) -> &str {
+    config_map["data"][DASHBOARD_KEY]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {DASHBOARD_KEY} in {config_map:?}"))
+}
+
+#[test]
+fn alerts_and_dashboard_follow_the_values() {
+    let docs = documents(&render_offline(REPRESENTATIVE, &[]));
+    let chart_labels = one_of_kind(&docs, "Deployment")["metadata"]["labels"]
+        .as_mapping()
+        .expect("labels")
+        .clone();
+
+    let rule = one_of_kind(&docs, "PrometheusRule");
+    assert_eq!(
+        rule["apiVersion"].as_str(),
+        Some("monitoring.coreos.com/v1")
+    );
+    assert_eq!(name_of(rule), "meetings-meetings-operator");
+    assert_eq!(rule["metadata"]["namespace"].as_str(), Some("operators"));
+    let labels = &rule["metadata"]["labels"];
+    assert_eq!(labels["release"].as_str(), Some("prometheus"));
+    for (key, value) in &chart_labels {
+        assert_eq!(&labels[key], value, "PrometheusRule label {key:?}");
+    }
+    let rules = alert_rules(rule);
+    let names: Vec<&str> = rules
+        .iter()
+        .map(|r| r["alert"].as_str().expect("an alert name"))
+        .collect();
+    assert_eq!(names, ALERTS);
+    // The README sections the annotations send readers to.
+    let readme = std::fs::read_to_string(support::repo_root().join("README.md")).expect("README");
+    for heading in [
+        "\n## Health in Flux, Argo CD and kubectl\n",
+        "\n### Troubleshooting: condition reasons\n",
+    ] {
+        assert!(readme.contains(heading), "README.md lacks {heading:?}");
+    }
+    for rule in &rules {
+        let name = rule["alert"].as_str().unwrap_or_default();
+        let severity = rule["labels"]["severity"].as_str();
+        let expected = if name == "MeetingsOperatorNoLeader" {
+            "critical"
+        } else {
+            "warning"
+        };
+        assert_eq!(severity, Some(expected), "{name}: severity");
+        assert!(rule["for"].as_str().is_some(), "{name}: no `for`");
+        let annotations = rule["annotations"].as_mapping().expect("annotations");
+        let keys: BTreeSet<&str> = annotations
+            .keys()
+            .map(|k| k.as_str().expect("a string key"))
+            .collect();
+        assert_eq!(keys, BTreeSet::from(["summary", "description"]), "{name}");
+        let description = rule["annotations"]["description"]
+            .as_str()
+            .expect("a description");
+        if matches!(
+            name,
+            "MeetingsOperatorObjectsNotReady"
+                | "MeetingsOperatorObjectsStalled"
+                | "MeetingsOperatorReconcileErrors"
+        ) {
+            assert!(
+                description.contains(
+                    "\"Troubleshooting: condition reasons\" (section \"Health in Flux, Argo CD and kubectl\")"
+                ),
+                "{name}: {description}"
+            );
+        }
+    }
+
+    let dashboard = one_of_kind(&docs, "ConfigMap");
+    assert_eq!(name_of(dashboard), "meetings-meetings-operator-dashboard");
+    assert_eq!(
+        dashboard["metadata"]["namespace"].as_str(),
+        Some("operators")
+    );
+    let labels = &dashboard["metadata"]["labels"];
+    assert_eq!(labels["grafana_dashboard"].as_str(), Some("1"));
+    for (key, value) in &chart_labels {
+        assert_eq!(&labels[key], value, "dashboard ConfigMap label {key:?}");
+    }
+    assert_eq!(
+        dashboard["metadata"]["annotations"]["grafana_folder"].as_str(),
+        Some("Operators")
+    );
+    // The chart's file, unchanged.
+    let json: serde_json::Value =
+        serde_json::from_str(dashboard_text(dashboard)).expect("the dashboard is JSON");
+    let file = chart_dir().join("files/grafana-dashboard.json");
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("reading the dashboard"))
+            .expect("files/grafana-dashboard.json is JSON");
+    assert_eq!(json, committed);
+    assert_eq!(json["uid"], "meetings-operator");
+    let panels = json["panels"].as_array().expect("panels");
+    let titles: BTreeSet<&str> = panels
+        .iter()
+        .map(|p| p["title"].as_str().expect("a title"))
+        .collect();
+    for title in [
+        "Objects by condition",
+        "Reconcile outcomes by reason",
+        "Reconcile errors by reason",
+        "Reconcile duration p90",
+        "API requests by status",
+        "API latency p90 by operation",
+        "Rate-limiter wait",
+        "Leader",
+        "Callbacks by event and result",
+    ] {
+        assert!(titles.contains(title), "no panel {title:?}: {titles:?}");
+    }
+    for panel in panels.iter().filter(|p| p["type"] != "row") {
+        let targets = panel["targets"].as_array().expect("targets");
+        assert!(!targets.is_empty(), "{}: no query", panel["title"]);
+        for target in targets {
+            assert_eq!(target["datasource"]["uid"], "${datasource}");
+            assert!(
+                target["expr"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("namespace=~\"$namespace\"")),
+                "{}: {target}",
+                panel["title"]
+            );
+        }
+    }
+
+    // Namespaces of their own; the chart's labels win over the values', and
+    // the sidecar's default label can be dropped.
+    let docs = documents(&render_offline(
+        "metrics:\n  prometheusRule:\n    enabled: true\n    namespace: monitoring\n    labels:\n      \
+         app.kubernetes.io/name: mine\n  grafanaDashboard:\n    enabled: true\n    namespace: grafana\n    \
+         labels:\n      grafana_dashboard: null\n      dashboards: meetings\n",
+        &[],
+    ));
+    let rule = one_of_kind(&docs, "PrometheusRule");
+    assert_eq!(rule["metadata"]["namespace"].as_str(), Some("monitoring"));
+    assert_eq!(
+        rule["metadata"]["labels"]["app.kubernetes.io/name"].as_str(),
+        Some("meetings-operator")
+    );
+    let dashboard = one_of_kind(&docs, "ConfigMap");
+    assert_eq!(dashboard["metadata"]["namespace"].as_str(), Some("grafana"));
+    let labels = &dashboard["metadata"]["labels"];
+    assert!(labels["grafana_dashboard"].is_null(), "{labels:?}");
+    assert_eq!(labels["dashboards"].as_str(), Some("meetings"));
+    assert!(dashboard["metadata"]["annotations"].is_null());
+}
+
+/// The `meetings_operator_*` names in `text`.
+fn metric_names(text: &str) -> BTreeSet<String> {
+    const PREFIX: &str = "meetings_operator_";
+    let mut names = BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(PREFIX) {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+            .unwrap_or(tail.len());
+        names.insert(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    names
+}
+
+/// The operator's metrics as it serves them, with a value recorded in every
+/// family (a labelled family shows once it has a series).
+fn exposition() -> String {
+    use meetings_operator::meetings::{ApiObserver, Outcome};
+    use meetings_operator::telemetry::{KIND_ROOM, Metrics};
+
+    let metrics = Metrics::new();
+    metrics.reconcile_finished(KIND_ROOM, Some("ServerError"), Duration::from_millis(5));
+    metrics.reconcile_outcome(KIND_ROOM, "stalled", "Rejected");
+    metrics.request_finished("createRoom", Outcome::Status(503), Duration::from_millis(5));
+    metrics.rate_limit_waited(Duration::from_millis(5));
+    metrics.set_leader(true);
+    metrics.callback_handled("session:started", "applied");
+    metrics.render().expect("the metrics render")
+}
+
+/// The family a sample name belongs to, given the families' types: a gauge
+/// by its own name, a counter with `_total`, a histogram with `_bucket`,
+/// `_sum` or `_count`.
+fn family_of<'f>(name: &str, families: &BTreeMap<&'f str, &str>) -> Option<&'f str> {
+    let of_type = |family: &str, kind: &str| {
+        families
+            .get_key_value(family)
+            .filter(|(_, t)| **t == kind)
+            .map(|(f, _)| *f)
+    };
+    of_type(name, "gauge").or_else(|| {
+        [
+            ("_total", "counter"),
+            ("_bucket", "histogram"),
+            ("_sum", "histogram"),
+            ("_count", "histogram"),
+        ]
+        .into_iter()
+        .find_map(|(suffix, kind)| of_type(name.strip_suffix(suffix)?, kind))
+    })
+}
+
+/// Every metric the alerts (expressions and annotations) and the dashboard's
+/// queries name is one the operator exposes, with the suffix its type gives
+/// its samples; the dashboard shows every family.
+#[test]
+fn alerts_and_dashboard_use_only_the_operators_metrics() {
+    let text = exposition();
+    let families: BTreeMap<&str, &str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    let samples: BTreeSet<&str> = text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    assert!(families.len() >= 10, "{text}");
+
+    let docs = documents(&render_offline(REPRESENTATIVE, &[]));
+    let rule = one_of_kind(&docs, "PrometheusRule");
+    let rules = serde_yaml::to_string(&rule["spec"]).expect("YAML");
+    let expressions: Vec<&str> = alert_rules(rule)
+        .iter()
+        .map(|r| r["expr"].as_str().expect("an expression"))
+        .collect();
+    let dashboard = dashboard_text(one_of_kind(&docs, "ConfigMap"));
+    for (what, used) in [
+        (
+            "the alerts' expressions",
+            metric_names(&expressions.join("\n")),
+        ),
+        ("the PrometheusRule", metric_names(&rules)),
+        ("the dashboard", metric_names(dashboard)),
+    ] {
+        assert!(!used.is_empty(), "{what} name no metric");
+        for name in &used {
+            let family = family_of(name, &families).unwrap_or_else(|| {
+                panic!("{what} use {name}, not a metric the operator exposes:\n{text}")
+            });
+            assert!(
+                samples.contains(name.as_str()),
+                "{what} use {name} (family {family}), which the operator never serves:\n{text}"
+            );
+        }
+    }
+    let shown: BTreeSet<&str> = metric_names(dashboard)
+        .iter()
+        .filter_map(|n| family_of(n, &families))
+        .collect();
+    let all: BTreeSet<&str> = families.keys().copied().collect();
+    assert_eq!(shown, all, "the dashboard shows every family");
+}
+
+/// `promtool check rules` on the groups of the rendered PrometheusRule, its
+/// linter's findings fatal: PromQL, durations, labels and the annotations'
+/// templates. A broken rule fails, so the check is real.
+#[test]
+fn promtool_checks_the_alerting_rules() {
+    let promtool = support::tools_dir()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .join("promtool");
+    let check = |groups: &str| {
+        let file = temp_file("rules.yaml", groups);
+        output(
+            Command::new(&promtool)
+                .args(["check", "rules", "--lint=all", "--lint-fatal"])
+                .arg(&file.path),
+            None,
+        )
+    };
+
+    let docs = documents(&render_offline(REPRESENTATIVE, &[]));
+    let rule = one_of_kind(&docs, "PrometheusRule");
+    let groups = serde_yaml::to_string(&rule["spec"]).expect("YAML");
+    assert!(groups.starts_with("groups:"), "{groups}");
+    let out = check(&groups);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "promtool check rules failed ({}):\n{stdout}{stderr}\nrules:\n{groups}",
+        out.status
+    );
+    let count = alert_rules(rule).len();
+    assert!(
+        stdout.contains(&format!("SUCCESS: {count} rules found")),
+        "{stdout}{stderr}"
+    );
+
+    let broken = "groups:\n  - name: broken\n    rules:\n      - alert: Broken\n        \
+                  expr: sum(rate(meetings_operator_leader[5m])\n";
+    let out = check(broken);
+    assert!(
+        !out.status.success(),
+        "promtool accepted a broken expression:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 /// `kubectl apply --dry-run=server` of everything the chart renders
 /// (including the `helm test` hook) for each value set, so that the API
 /// server validates every object.
 #[tokio::test]
 async fn rendered_manifests_pass_a_server_side_dry_run() {
     let cp = control_plane().await;
-    service_monitor_crd(cp).await;
+    monitoring_crds(cp).await;
     let release_ns = cp.new_namespace("chart-dry-run").await;
     let team_a = cp.new_namespace("chart-dry-run-a").await;
     let team_b = cp.new_namespace("chart-dry-run-b").await;
@@ -1453,7 +1884,7 @@ async fn helm_install_upgrade_and_uninstall() {
 
     // Upgrade to the representative values: watched namespaces instead of
     // cluster-wide access, chart-managed credentials, two replicas.
-    service_monitor_crd(cp).await;
+    monitoring_crds(cp).await;
     let team_a = cp.new_namespace("chart-install-a").await;
     let team_b = cp.new_namespace("chart-install-b").await;
     let values = temp_file("values.yaml", REPRESENTATIVE);
@@ -1483,6 +1914,15 @@ async fn helm_install_upgrade_and_uninstall() {
         .get(&format!("{fullname}-callbacks"))
         .await
         .expect("the callbacks Service");
+    Api::<ConfigMap>::namespaced(client.clone(), &ns)
+        .get(&format!("{fullname}-dashboard"))
+        .await
+        .expect("the Grafana dashboard ConfigMap");
+    succeed(
+        cp.kubectl_cmd()
+            .args(["get", "prometheusrule", fullname, "--namespace", &ns]),
+        None,
+    );
     for team in [&team_a, &team_b] {
         Api::<Role>::namespaced(client.clone(), team)
             .get(fullname)

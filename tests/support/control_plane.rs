@@ -30,13 +30,14 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use super::certs;
 
 /// The binaries built by `scripts/kube-tools.sh`.
-pub const TOOLS: [&str; 6] = [
+pub const TOOLS: [&str; 7] = [
     "etcd",
     "kube-apiserver",
     "kube-controller-manager",
     "kubectl",
     "helm",
     "health",
+    "promtool",
 ];
 
 /// Directories, relative to the repository root, whose `*.yaml`/`*.yml`
