@@ -892,3 +892,25 @@ async fn a_reconcile_request_retries_a_rejected_room_at_once() {
     );
     assert_eq!(env.sim.counters().operation("createRoom"), 2);
 }
+
+#[tokio::test]
+async fn a_themes_room_count_follows_its_rooms_within_seconds() {
+    let env = OperatorEnv::started("tally").await;
+    env.create::<MeetingTheme>(theme("t")).await.unwrap();
+    for name in ["a", "b"] {
+        env.create::<MeetingRoom>(long_term_room(name, Some("t")))
+            .await
+            .unwrap();
+    }
+    ready_room(&env, "a").await;
+    ready_room(&env, "b").await;
+    let ready_at = std::time::Instant::now();
+    env.wait_for::<MeetingTheme, _>("t", "roomCount 2", Duration::from_secs(5), |t| {
+        t.status.as_ref().and_then(|s| s.room_count) == Some(2)
+    })
+    .await;
+    eprintln!(
+        "roomCount caught up {:?} after the rooms were Ready",
+        ready_at.elapsed()
+    );
+}
