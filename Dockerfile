@@ -17,10 +17,14 @@ WORKDIR /build
 
 # Dependencies first, against empty sources: this layer stays cached until
 # Cargo.toml or Cargo.lock change.
+# The simulator is a workspace member the image never builds: its manifest
+# and empty sources only let cargo load the workspace.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+COPY simulator/Cargo.toml simulator/
+RUN mkdir -p src simulator/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs \
+    && echo 'fn main() {}' > simulator/src/main.rs \
+    && touch src/lib.rs simulator/src/lib.rs \
     && cargo build --release --locked --target "${TARGET}" --bin meetings-operator \
     && rm -rf src
 

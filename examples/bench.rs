@@ -51,7 +51,7 @@ use meetings_operator::crd::{MeetingRoom, MeetingTheme};
 use meetings_operator::meetings::{
     ClientConfig, Credentials, MeetingsClient, RateLimit as ClientRateLimit, format_timestamp,
 };
-use meetings_operator::simulator::{
+use meetings_simulator::{
     CountersSnapshot, Latency, RateLimit as ServerRateLimit, RunningSimulator, Simulator,
     SimulatorConfig,
 };

@@ -32,7 +32,9 @@ MEETINGS_KUBE_BIN="$(bash scripts/kube-tools.sh | tail -n 1)"
 export MEETINGS_KUBE_BIN
 export PATH="$MEETINGS_KUBE_BIN:$PATH"
 cargo build --quiet --bin meetings-operator --example control_plane
+cargo build --quiet -p meetings-simulator --bin meetings-simulator
 operator="$ROOT/target/debug/meetings-operator"
+simulator="$ROOT/target/debug/meetings-simulator"
 
 work="$(mktemp -d -t meetings-demo-XXXXXX)"
 pids=()
@@ -65,7 +67,7 @@ pids+=($!)
 wait_for_file "$KUBECONFIG" "the control plane"
 
 say "Starting the Meetings API simulator"
-"$operator" simulator --listen 127.0.0.1:0 --write-credentials "$work/credentials" > "$work/simulator.log" 2>&1 &
+"$simulator" --listen 127.0.0.1:0 --write-credentials "$work/credentials" > "$work/simulator.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
   grep -q '^ready$' "$work/simulator.log" 2> /dev/null && break

@@ -2,7 +2,7 @@
 # Fuzzes the Meetings API simulator against api/meetings-openapi.yaml with Schemathesis.
 #
 # Steps: install Schemathesis into a cached virtualenv (once per version), build the
-# binary, start `meetings-operator simulator` on a free port with generated credentials,
+# binary, start `meetings-simulator` on a free port with generated credentials,
 # fetch a bearer token from the simulator's control API, seed a room, themes, a session and
 # recordings so operations on existing objects are reached, and run Schemathesis against a
 # corrected copy of the spec (see patch_spec below). Exits non-zero when Schemathesis
@@ -17,7 +17,7 @@
 #   SCHEMATHESIS_SEED          random seed (default 1)
 #   SCHEMATHESIS_EXTRA_ARGS    extra arguments passed to `schemathesis run`
 #   SKIP_BUILD=1               use the already built binary
-#   MEETINGS_OPERATOR_BIN      binary to run (default target/debug/meetings-operator)
+#   MEETINGS_SIMULATOR_BIN     binary to run (default target/debug/meetings-simulator)
 #
 # Usage: scripts/schemathesis.sh [--help]
 set -euo pipefail
@@ -34,7 +34,7 @@ VENV="$CACHE/schemathesis-$VERSION"
 MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-20}"
 CHECKS="${SCHEMATHESIS_CHECKS:-not_a_server_error,response_schema_conformance,content_type_conformance}"
 BASE_PATH="${SCHEMATHESIS_BASE_PATH:-/v1/meetings}"
-BIN="${MEETINGS_OPERATOR_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/meetings-operator}"
+BIN="${MEETINGS_SIMULATOR_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/meetings-simulator}"
 
 log() { echo "schemathesis.sh: $*" >&2; }
 
@@ -83,8 +83,8 @@ trap cleanup EXIT
 install_schemathesis
 
 if [[ "${SKIP_BUILD:-}" != "1" ]]; then
-  log "building meetings-operator"
-  (cd "$ROOT" && cargo build --quiet --bin meetings-operator)
+  log "building meetings-simulator"
+  (cd "$ROOT" && cargo build --quiet -p meetings-simulator --bin meetings-simulator)
 fi
 if [[ ! -x "$BIN" ]]; then
   log "no binary at $BIN"
@@ -92,7 +92,7 @@ if [[ ! -x "$BIN" ]]; then
 fi
 
 log "starting the simulator"
-"$BIN" simulator --listen 127.0.0.1:0 --write-credentials "$WORK/credentials" \
+"$BIN" --listen 127.0.0.1:0 --write-credentials "$WORK/credentials" \
   >"$WORK/simulator.out" 2>"$WORK/simulator.err" &
 SIM_PID=$!
 for _ in $(seq 1 600); do

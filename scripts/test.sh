@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command. Builds the Kubernetes test tools if they are not
 # built yet (scripts/kube-tools.sh), then runs, in order:
-#   1. cargo fmt --check and cargo clippy --all-targets -- -D warnings
-#   2. every unit and integration test (cargo test --all-targets); integration
+#   1. cargo fmt --check and cargo clippy --workspace --all-targets -- -D warnings
+#   2. every unit and integration test of the operator and the simulator
+#      (cargo test --workspace --all-targets); integration
 #      tests start a real control plane (etcd, kube-apiserver,
 #      kube-controller-manager) on loopback and the Meetings API simulator,
 #      answering as the spec says
@@ -37,12 +38,12 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --quiet -- -D warnings
-step "cargo test --all-targets"
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "cargo test --workspace --all-targets"
 results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
-cargo test --all-targets 2>&1 | tee "$results"
+cargo test --workspace --all-targets 2>&1 | tee "$results"
 step "operator-level suites in the live world (MEETINGS_SIM_WORLD=live)"
 live_suites=()
 for suite in "${OPERATOR_SUITES[@]}"; do live_suites+=(--test "$suite"); done

@@ -7,5 +7,4 @@ pub mod crd;
 pub mod leader;
 pub mod meetings;
 pub mod run_args;
-pub mod simulator;
 pub mod telemetry;

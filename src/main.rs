@@ -1,4 +1,4 @@
-//! The `meetings-operator` command: the operator, the CRD generator and the API simulator.
+//! The `meetings-operator` command: the operator and the CRD generator.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,8 +42,6 @@ enum Command {
         #[arg(long)]
         check: Vec<PathBuf>,
     },
-    /// Run the Meetings API simulator (for tests, benchmarks and demos).
-    Simulator(meetings_operator::simulator::cli::SimulatorArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,12 +49,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crd { write, check } => crd_command(write, check),
-        Command::Simulator(args) => tokio::runtime::Runtime::new()
-            .map_err(|e| e.to_string())
-            .and_then(|rt| {
-                rt.block_on(meetings_operator::simulator::cli::run(args))
-                    .map_err(|e| e.to_string())
-            }),
         Command::Run { args, log_json } => logging::init(log_json)
             .map_err(|e| e.to_string())
             .and_then(|()| tokio::runtime::Runtime::new().map_err(|e| e.to_string()))

@@ -716,7 +716,7 @@ async fn fake_server(answer: Answer, sent: Arc<AtomicU64>) -> String {
 fn test_key() -> &'static str {
     static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     KEY.get_or_init(|| {
-        meetings_operator::simulator::generate_key_pair()
+        meetings_simulator::generate_key_pair()
             .expect("a key pair")
             .private_pem
     })

@@ -18,8 +18,8 @@ use meetings_operator::controller::SecretKey;
 use meetings_operator::controller::runner::run_supervised;
 use meetings_operator::crd::MeetingRoom;
 use meetings_operator::crd::room::LiveStatus;
-use meetings_operator::simulator::{ParticipantEventSpelling, RecordingReadyEvent};
 use meetings_operator::telemetry::Telemetry;
+use meetings_simulator::{ParticipantEventSpelling, RecordingReadyEvent};
 use operator_env::OperatorEnv;
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -123,7 +123,7 @@ fn room(name: &str, extra: serde_json::Value) -> serde_json::Value {
 }
 
 /// The remote room of a Ready MeetingRoom.
-async fn ready_remote(env: &OperatorEnv, name: &str) -> meetings_operator::simulator::Room {
+async fn ready_remote(env: &OperatorEnv, name: &str) -> meetings_simulator::Room {
     let room = env.wait_room(name, "True", "Ready").await;
     let id = room
         .status

@@ -31,7 +31,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 
 use kube::api::{ListParams, Patch, PatchParams};
 use meetings_operator::crd::{MeetingRoom, MeetingTheme};
-use meetings_operator::simulator::{FaultKind, FaultSpec, Latency};
+use meetings_simulator::{FaultKind, FaultSpec, Latency};
 use operator_env::{OperatorEnv, has_condition};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -2642,7 +2642,7 @@ async fn operator_runs_with_the_charts_rbac(watch_namespaces: bool) {
     use meetings_operator::controller::FINALIZER;
     use meetings_operator::crd::{MeetingRoom, MeetingTheme};
     use meetings_operator::leader::{Elector, KubeLeases};
-    use meetings_operator::simulator::{Simulator, SimulatorConfig};
+    use meetings_simulator::{Simulator, SimulatorConfig};
 
     // The operator's logs, shown when the test fails.
     let _ = tracing_subscriber::fmt()

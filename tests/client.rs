@@ -22,7 +22,7 @@ use meetings_operator::meetings::{
     MeetingsClient, Outcome, PageQuery, RateLimit, RecordingOptions, RecordingStatus, RetryPolicy,
     Room, RoomScope, RoomType, RoomUpdate, ThemeUpdate,
 };
-use meetings_operator::simulator::{
+use meetings_simulator::{
     AppCredentials, EmbeddedShape, Exchange, FaultKind, FaultSpec, RateLimit as ServerRateLimit,
     RunningSimulator, Simulator,
 };
@@ -1911,7 +1911,7 @@ mod malformed_answers {
 
     use crate::rss::RssSampler;
     use meetings_operator::meetings::client::MAX_RESPONSE_BYTES;
-    use meetings_operator::simulator::Malformation;
+    use meetings_simulator::Malformation;
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -1922,7 +1922,7 @@ mod malformed_answers {
     /// An operation the simulator gains fails `Fixture::call` until the
     /// client and this test cover it.
     fn operations() -> Vec<&'static str> {
-        meetings_operator::simulator::OPERATION_IDS
+        meetings_simulator::OPERATION_IDS
             .into_iter()
             .filter(|op| *op != "storageDownload")
             .collect()

@@ -18,7 +18,7 @@ use meetings_operator::meetings::{
     ErrorClass, JoinApprovalLevel, MeetingsClient, PageQuery, RateLimit, RecordingOptions,
     RetryPolicy, RoomScope, RoomType, RoomUpdate, ThemeUpdate,
 };
-use meetings_operator::simulator::{
+use meetings_simulator::{
     AppCredentials, Behavior, Exchange, FaultKind, FaultSpec, RunningSimulator, Simulator,
 };
 use serde_json::{Value, json};

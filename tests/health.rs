@@ -15,7 +15,7 @@ use std::time::Duration;
 use kube::api::{Patch, PatchParams};
 use meetings_operator::crd::{MeetingRoom, MeetingTheme};
 use meetings_operator::meetings::format_timestamp;
-use meetings_operator::simulator::{FaultKind, FaultSpec};
+use meetings_simulator::{FaultKind, FaultSpec};
 use operator_env::OperatorEnv;
 use serde_json::{Value, json};
 

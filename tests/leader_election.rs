@@ -20,7 +20,7 @@ use meetings_operator::crd::MeetingRoom;
 use meetings_operator::leader::{
     Elector, KubeLeases, LeaderState, Leadership, LeaseConfig, LeaseStore, StoreError,
 };
-use meetings_operator::simulator::{FaultKind, FaultSpec, Simulator};
+use meetings_simulator::{FaultKind, FaultSpec, Simulator};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::time::{Instant, sleep, timeout};

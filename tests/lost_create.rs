@@ -17,7 +17,7 @@ use meetings_operator::meetings::{
     ClientConfig, CreateRoom, CreateTheme, Credentials, MeetingsClient, RateLimit,
     RecordingOptions, Room, RoomScope, RoomType,
 };
-use meetings_operator::simulator::{Behavior, RunningSimulator, Simulator};
+use meetings_simulator::{Behavior, RunningSimulator, Simulator};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use meetings_operator::crd::{MeetingRoom, MeetingTheme};
-use meetings_operator::simulator::{FaultKind, FaultSpec};
+use meetings_simulator::{FaultKind, FaultSpec};
 use operator_env::{OperatorEnv, condition_message, has_condition};
 use serde_json::json;
 
@@ -434,7 +434,7 @@ async fn deleting_a_room_with_expire_sets_the_earliest_expiry() {
 #[tokio::test]
 async fn bad_credentials_are_reported_and_rotation_takes_effect() {
     let mut env = OperatorEnv::new("creds", |_| {}).await;
-    let other_key = meetings_operator::simulator::generate_key_pair().unwrap();
+    let other_key = meetings_simulator::generate_key_pair().unwrap();
     env.write_credentials(&env.app.application_id, &other_key.private_pem)
         .await;
     env.start_operator();

@@ -16,7 +16,7 @@ use meetings_operator::crd::{MeetingRoom, MeetingTheme};
 use meetings_operator::meetings::{
     AvailableFeatures, JoinApprovalLevel, RoomUpdate, format_timestamp,
 };
-use meetings_operator::simulator::{FaultKind, FaultSpec};
+use meetings_simulator::{FaultKind, FaultSpec};
 use operator_env::{OperatorEnv, condition_message};
 use serde_json::json;
 use uuid::Uuid;

@@ -54,7 +54,7 @@ fn capture_logs() -> Buffer {
         let writer = buffer.clone();
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "debug,meetings_operator::simulator=off",
+                "debug,meetings_simulator=off",
             ))
             .with_ansi(false)
             .with_writer(move || writer.clone())

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use meetings_operator::simulator::{
+use meetings_simulator::{
     AppCredentials, Behavior, CallbackUrls, DefaultApplication, EmbeddedShape, FaultKind,
     FaultSpec, RunningSimulator, Simulator, SimulatorConfig, generate_key_pair,
 };
@@ -1136,7 +1136,7 @@ async fn every_fault_kind_behaves() {
     assert!(status.is_server_error());
     faults.clear();
 
-    faults.set_rate_limit(Some(meetings_operator::simulator::RateLimit {
+    faults.set_rate_limit(Some(meetings_simulator::RateLimit {
         per_second: 0.5,
         burst: Some(2),
         retry_after_secs: None,
@@ -1192,7 +1192,7 @@ async fn duplicated_callbacks_arrive_twice() {
     let api = Api::start().await;
     api.sim.update_behavior(|b| {
         b.duplicate_callbacks = true;
-        b.recording_ready_event = meetings_operator::simulator::RecordingReadyEvent::Uploaded;
+        b.recording_ready_event = meetings_simulator::RecordingReadyEvent::Uploaded;
     });
     let room = api
         .create_room(

@@ -24,7 +24,7 @@ mod control_plane;
 #[allow(unused_imports)]
 pub use control_plane::{ControlPlane, client_from_kubeconfig, repo_root, tools_dir};
 
-use meetings_operator::simulator::Behavior;
+use meetings_simulator::Behavior;
 use tokio::sync::OnceCell;
 
 /// Environment variable that picks the simulator world of the operator-level

@@ -18,7 +18,7 @@ use meetings_operator::crd::{MeetingRoom, MeetingTheme};
 use meetings_operator::meetings::{
     ClientConfig, Credentials, MeetingsClient, NoopObserver, RateLimit, RetryPolicy,
 };
-use meetings_operator::simulator::{AppCredentials, RunningSimulator, Simulator, SimulatorConfig};
+use meetings_simulator::{AppCredentials, RunningSimulator, Simulator, SimulatorConfig};
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

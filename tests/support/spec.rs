@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use jsonschema::Validator;
-use meetings_operator::simulator::Exchange;
+use meetings_simulator::Exchange;
 use serde_json::{Map, Value, json};
 
 /// The spec copy the tests validate against.

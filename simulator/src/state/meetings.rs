@@ -11,9 +11,9 @@ use super::State;
 use super::rooms::secs;
 use super::storage::StoredObject;
 use super::values::{CallbackKind, RoomType};
-use crate::simulator::clock::format_ts;
-use crate::simulator::config::{ParticipantEventSpelling, RecordingReadyEvent};
-use crate::simulator::errors::{ApiError, ControlError};
+use crate::clock::format_ts;
+use crate::config::{ParticipantEventSpelling, RecordingReadyEvent};
+use crate::errors::{ApiError, ControlError};
 
 /// Recording lifecycle status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

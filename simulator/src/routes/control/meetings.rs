@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{parse, to_json};
-use crate::simulator::clock::format_ts;
-use crate::simulator::errors::ControlError;
-use crate::simulator::server::Ctx;
-use crate::simulator::state::State as World;
+use crate::clock::format_ts;
+use crate::errors::ControlError;
+use crate::server::Ctx;
+use crate::state::State as World;
 
 fn uuid(text: &str, what: &str) -> Result<Uuid, ControlError> {
     Uuid::parse_str(text).map_err(|_| ControlError::NotFound(format!("{what} {text}")))

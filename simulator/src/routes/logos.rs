@@ -7,10 +7,10 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::body::{json_body, ok};
-use crate::simulator::errors::ApiError;
-use crate::simulator::input::parse_finalize_keys;
-use crate::simulator::server::Ctx;
-use crate::simulator::state::BUCKET;
+use crate::errors::ApiError;
+use crate::input::parse_finalize_keys;
+use crate::server::Ctx;
+use crate::state::BUCKET;
 
 fn storage_url(ctx: &Ctx, headers: &HeaderMap) -> String {
     format!("http://{}/_storage/{BUCKET}", ctx.host(headers))

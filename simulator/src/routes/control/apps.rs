@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{parse, to_json};
-use crate::simulator::control::DEFAULT_TOKEN_TTL_SECS;
-use crate::simulator::errors::ControlError;
-use crate::simulator::server::Ctx;
-use crate::simulator::state::values::CallbackUrls;
+use crate::control::DEFAULT_TOKEN_TTL_SECS;
+use crate::errors::ControlError;
+use crate::server::Ctx;
+use crate::state::values::CallbackUrls;
 
 /// `GET /_sim/applications`.
 pub(crate) async fn list(State(ctx): State<Ctx>) -> Json<Value> {

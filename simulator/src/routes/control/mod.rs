@@ -31,8 +31,8 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::simulator::errors::ControlError;
-use crate::simulator::server::Ctx;
+use crate::errors::ControlError;
+use crate::server::Ctx;
 
 /// Parses an optional JSON body (empty reads as `{}`).
 pub(crate) fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ControlError> {

@@ -12,9 +12,9 @@ use uuid::Uuid;
 use super::rooms::secs;
 use super::themes::{Logo, Theme};
 use super::{BUCKET, State};
-use crate::simulator::errors::ApiError;
-use crate::simulator::png_check::{LogoKind, check_logo};
-use crate::simulator::presign;
+use crate::errors::ApiError;
+use crate::png_check::{LogoKind, check_logo};
+use crate::presign;
 
 /// Prefix of temporary (auto-expiring) logo keys.
 pub const TEMP_PREFIX: &str = "auto-expiring-temp/";
@@ -329,7 +329,7 @@ mod tests {
     use super::super::test_support::*;
     use super::super::themes::CreateTheme;
     use super::*;
-    use crate::simulator::png_check::tests::rgba_png;
+    use crate::png_check::tests::rgba_png;
 
     const URL: &str = "http://sim/_storage/meetings-sim-logos";
 

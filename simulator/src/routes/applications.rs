@@ -6,10 +6,10 @@ use axum::response::Response;
 use bytes::Bytes;
 
 use super::body::{json_body, ok};
-use crate::simulator::errors::ApiError;
-use crate::simulator::input::parse_update_application;
-use crate::simulator::render;
-use crate::simulator::server::Ctx;
+use crate::errors::ApiError;
+use crate::input::parse_update_application;
+use crate::render;
+use crate::server::Ctx;
 
 /// Sets the application's default theme.
 pub(crate) async fn update(

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::State;
 use super::rooms::theme_not_found;
-use crate::simulator::errors::ApiError;
+use crate::errors::ApiError;
 
 /// A finalised logo: permanent storage key and public URL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

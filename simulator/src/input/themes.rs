@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use super::{Reader, finish};
-use crate::simulator::errors::ApiError;
-use crate::simulator::state::{CreateTheme, UpdateTheme};
+use crate::errors::ApiError;
+use crate::state::{CreateTheme, UpdateTheme};
 
 const THEME_KEYS: [&str; 4] = [
     "theme_name",

@@ -6,8 +6,8 @@ use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::simulator::server::Ctx;
-use crate::simulator::state::StorageError;
+use crate::server::Ctx;
+use crate::state::StorageError;
 
 /// Canonical spelling of known form fields (S3 treats field names case-insensitively).
 fn canonical(name: &str) -> String {
@@ -99,7 +99,7 @@ pub(crate) async fn download(
     State(ctx): State<Ctx>,
     Path((bucket, key)): Path<(String, String)>,
 ) -> Response {
-    if bucket != crate::simulator::state::BUCKET {
+    if bucket != crate::state::BUCKET {
         return StorageError::NoSuchBucket.into_response();
     }
     let object = ctx.with_state(|state, now| state.object(&key, now).cloned());

@@ -202,8 +202,8 @@ pub fn dial_in_numbers() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::state::test_support::*;
-    use crate::simulator::state::{CreateRoom, CreateTheme};
+    use crate::state::test_support::*;
+    use crate::state::{CreateRoom, CreateTheme};
 
     #[test]
     fn room_links_use_theme_short_url_and_fresh_tokens() {

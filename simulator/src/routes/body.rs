@@ -7,10 +7,10 @@ use bytes::Bytes;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use crate::simulator::config::Behavior;
-use crate::simulator::errors::ApiError;
-use crate::simulator::input::LifetimeRules;
-use crate::simulator::state::rooms_secs;
+use crate::config::Behavior;
+use crate::errors::ApiError;
+use crate::input::LifetimeRules;
+use crate::state::rooms_secs;
 
 /// Parses a JSON body the way an Express JSON parser does: non-JSON content types and empty
 /// bodies read as `{}`; malformed JSON is a 400.

@@ -4,7 +4,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{Reader, finish};
-use crate::simulator::errors::ApiError;
+use crate::errors::ApiError;
 
 /// Validates `{"update_details":{"default_theme_id":"<uuid>"}}`.
 pub fn parse_update_application(body: &Value) -> Result<Uuid, ApiError> {

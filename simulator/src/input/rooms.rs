@@ -4,10 +4,10 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::{Reader, available_features, callback_urls, finish};
-use crate::simulator::clock::format_ts;
-use crate::simulator::errors::ApiError;
-use crate::simulator::state::values::{JoinApprovalLevel, RecordingOptions, RoomType};
-use crate::simulator::state::{CreateRoom, UpdateRoom};
+use crate::clock::format_ts;
+use crate::errors::ApiError;
+use crate::state::values::{JoinApprovalLevel, RecordingOptions, RoomType};
+use crate::state::{CreateRoom, UpdateRoom};
 
 const JOIN_LEVELS: [&str; 3] = ["none", "after_owner_only", "explicit_approval"];
 

@@ -6,11 +6,11 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use super::body::{created, json_body, ok};
-use crate::simulator::errors::ApiError;
-use crate::simulator::input::{parse_create_theme, parse_update_theme};
-use crate::simulator::pagination::PageRequest;
-use crate::simulator::render;
-use crate::simulator::server::Ctx;
+use crate::errors::ApiError;
+use crate::input::{parse_create_theme, parse_update_theme};
+use crate::pagination::PageRequest;
+use crate::render;
+use crate::server::Ctx;
 
 /// `GET /themes` (getThemes).
 pub(crate) async fn list(State(ctx): State<Ctx>, headers: HeaderMap) -> Result<Response, ApiError> {

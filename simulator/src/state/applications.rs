@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::State;
 use super::values::CallbackUrls;
-use crate::simulator::errors::{ApiError, ControlError};
+use crate::errors::{ApiError, ControlError};
 
 /// A Vonage application registered with the simulator.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -11,9 +11,9 @@ use super::values::{
     AvailableFeatures, CallbackKind, CallbackUrls, FeaturesPatch, JoinApprovalLevel,
     RecordingOptions, RoomType,
 };
-use crate::simulator::clock::format_ts;
-use crate::simulator::errors::{ApiError, ControlError};
-use crate::simulator::pagination::PageRequest;
+use crate::clock::format_ts;
+use crate::errors::{ApiError, ControlError};
+use crate::pagination::PageRequest;
 
 /// A room as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]

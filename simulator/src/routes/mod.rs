@@ -143,7 +143,7 @@ mod tests {
         let spec: serde_yaml::Value = serde_yaml::from_str(
             &std::fs::read_to_string(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/api/meetings-openapi.yaml"
+                "/../api/meetings-openapi.yaml"
             ))
             .unwrap(),
         )

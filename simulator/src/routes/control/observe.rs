@@ -10,11 +10,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{parse, to_json};
-use crate::simulator::clock::format_ts;
-use crate::simulator::config::Behavior;
-use crate::simulator::errors::ControlError;
-use crate::simulator::faults::{FaultSpec, Latency, RateLimit};
-use crate::simulator::server::Ctx;
+use crate::clock::format_ts;
+use crate::config::Behavior;
+use crate::errors::ControlError;
+use crate::faults::{FaultSpec, Latency, RateLimit};
+use crate::server::Ctx;
 
 /// `GET /_sim/health`.
 pub(crate) async fn health(State(ctx): State<Ctx>) -> Json<Value> {
@@ -142,8 +142,8 @@ pub(crate) async fn add_fault(
     body: Bytes,
 ) -> Result<Json<Value>, ControlError> {
     let spec: FaultSpec = parse(&body)?;
-    let known = spec.operation == "*"
-        || crate::simulator::routes::OPERATION_IDS.contains(&spec.operation.as_str());
+    let known =
+        spec.operation == "*" || crate::routes::OPERATION_IDS.contains(&spec.operation.as_str());
     if !known {
         return Err(ControlError::Invalid(format!(
             "unknown operation {}",

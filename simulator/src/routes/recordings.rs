@@ -6,9 +6,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::body::ok;
-use crate::simulator::errors::ApiError;
-use crate::simulator::render;
-use crate::simulator::server::Ctx;
+use crate::errors::ApiError;
+use crate::render;
+use crate::server::Ctx;
 
 /// `GET /recordings/{recording_id}` (getRecording).
 pub(crate) async fn get(

@@ -6,11 +6,11 @@ use axum::response::Response;
 use bytes::Bytes;
 
 use super::body::{created, json_body, lifetime_rules, ok};
-use crate::simulator::errors::ApiError;
-use crate::simulator::input::{parse_create_room, parse_update_room};
-use crate::simulator::pagination::PageRequest;
-use crate::simulator::render;
-use crate::simulator::server::Ctx;
+use crate::errors::ApiError;
+use crate::input::{parse_create_room, parse_update_room};
+use crate::pagination::PageRequest;
+use crate::render;
+use crate::server::Ctx;
 
 /// `GET /rooms` (getRooms).
 pub(crate) async fn list(

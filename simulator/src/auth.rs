@@ -197,7 +197,7 @@ fn check_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::keys::{generate_key_pair, mint_app_token};
+    use crate::keys::{generate_key_pair, mint_app_token};
     use serde_json::json;
 
     fn claims(value: Value) -> Map<String, Value> {
