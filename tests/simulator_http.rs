@@ -1173,21 +1173,8 @@ async fn every_fault_kind_behaves() {
 
 #[tokio::test]
 async fn duplicated_callbacks_arrive_twice() {
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let sink = received.clone();
-    let receiver = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |axum::Json(event): axum::Json<Value>| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().push(event);
-                StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    let (base, received) = receiver().await;
+    let hook = format!("{base}/hook");
 
     let api = Api::start().await;
     api.sim.update_behavior(|b| {
