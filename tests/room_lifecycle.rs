@@ -191,6 +191,38 @@ async fn an_instant_room_in_use_outlives_its_first_expiry_and_is_not_recreated_o
 }
 
 #[tokio::test]
+async fn an_instant_room_in_use_is_ready_again_when_the_service_reports_its_expiry_late() {
+    // The other way the service may report a room kept alive by a session:
+    // its first expiry until the last participant leaves, then a new one.
+    let mut env = OperatorEnv::new("instant-late", |config| {
+        config.behavior.instant_lifetime_secs = INSTANT_LIFETIME;
+        config.behavior.instant_expiry_moves_during_use = false;
+        config.behavior.purge_expired_after_secs = Some(2);
+    })
+    .await;
+    env.start_operator();
+    env.create::<MeetingRoom>(room("i", json!({"type": "instant"})))
+        .await
+        .unwrap();
+    let ready = env.wait_room("i", "True", "Ready").await;
+    let id: Uuid = room_id(&ready).parse().unwrap();
+    let session = env.sim.start_session(id).unwrap();
+    let guest = env.sim.join_session(&session.id, "Guest", false).unwrap();
+    // By its first expiry the room looks expired, though it is in use.
+    env.wait_room("i", "False", "Expired").await;
+    env.sim.leave_session(&session.id, guest.id).unwrap();
+    // The service now reports a later expiry: the room is Ready again...
+    env.wait_room("i", "True", "Ready").await;
+    // ...until it expires for good and is purged, and nothing is created.
+    env.sim.end_session(&session.id).ok();
+    let after = wait_expired_and_gone(&env, "i").await;
+    assert_eq!(room_id(&after), id.to_string());
+    assert_eq!(env.sim.counters().operation("createRoom"), 1);
+    let events = env.events_for("i").await.join("\n");
+    assert!(!events.contains("Recreated"), "{events}");
+}
+
+#[tokio::test]
 async fn an_expired_room_that_is_purged_stays_expired_until_the_spec_changes() {
     let env = short_lived("purged", Some(0)).await;
     env.create::<MeetingRoom>(room(

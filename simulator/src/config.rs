@@ -105,6 +105,10 @@ pub struct Behavior {
     /// Remove a room once it has been expired for this many simulated seconds: it answers
     /// 404 and leaves every listing. `None` keeps expired rooms listed forever.
     pub purge_expired_after_secs: Option<u64>,
+    /// While participants keep an instant room alive, report its `expires_at` moving to
+    /// `now + instant_lifetime_secs` (`true`), or keep reporting its first expiry until the
+    /// last participant leaves (`false`). The service's answer is not recorded.
+    pub instant_expiry_moves_during_use: bool,
     /// Report the application's default theme as the `theme_id` of rooms that have no
     /// explicit theme, and list them under that theme's rooms.
     pub rooms_report_default_theme: bool,
@@ -140,6 +144,7 @@ impl Default for Behavior {
             pending_recording_delete_not_found: false,
             theme_room_links_use_rooms_path: false,
             purge_expired_after_secs: None,
+            instant_expiry_moves_during_use: true,
             rooms_report_default_theme: false,
         }
     }

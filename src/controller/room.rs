@@ -876,7 +876,12 @@ fn ready(
         ),
     );
     let requeue = if expired {
-        Action::await_change()
+        // Observed again from the shared listing, so that an expiry the
+        // service moves later (a room kept alive by a session) is seen.
+        Action::requeue(
+            ctx.settings
+                .resync_after(room.metadata.annotations.as_ref()),
+        )
     } else {
         let mut after = ctx
             .settings

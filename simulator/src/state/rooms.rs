@@ -373,8 +373,12 @@ impl State {
     }
 
     /// Slides the `expires_at` of occupied instant rooms to `now + instant_lifetime_secs`
-    /// (never earlier than before); they are out of the expiry index meanwhile.
+    /// (never earlier than before) when `instant_expiry_moves_during_use`; they are out of
+    /// the expiry index meanwhile either way.
     pub(crate) fn extend_occupied_rooms(&mut self, now: Timestamp) {
+        if !self.behavior.instant_expiry_moves_during_use {
+            return;
+        }
         let deadline = self.instant_deadline(now);
         for id in &self.occupied {
             if let Some(room) = self.rooms.get_mut(id) {
@@ -393,7 +397,9 @@ impl State {
             return;
         }
         self.expiry.remove(&(room.expires_at, id));
-        room.expires_at = room.expires_at.max(deadline);
+        if self.behavior.instant_expiry_moves_during_use {
+            room.expires_at = room.expires_at.max(deadline);
+        }
     }
 
     /// The last participant left an instant room: it expires `instant_lifetime_secs` later
