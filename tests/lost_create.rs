@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::TryStreamExt;
 use jiff::{SignedDuration, Timestamp};
-use meetings_operator::controller::lost_create;
+use meetings_operator::controller::lost_create::LostCreate;
 use meetings_operator::controller::room_sync::create_request;
 use meetings_operator::crd::MeetingRoomSpec;
 use meetings_operator::meetings::{
@@ -284,9 +284,10 @@ async fn check_world(world: &World, seed: [u8; 32]) {
         twin_ids.extend(world.create_all(&twins[2..]).await);
 
         let listing = world.listing().await;
+        let lost_create = LostCreate::new(&request, started);
         let candidates: Vec<Room> = listing
             .iter()
-            .filter(|room| lost_create::matches(&request, room, started))
+            .filter(|room| lost_create.matches(room))
             .cloned()
             .collect();
         assert!(
@@ -303,7 +304,7 @@ async fn check_world(world: &World, seed: [u8; 32]) {
             );
         }
         assert_eq!(
-            lost_create::best(&request, &candidates).map(|room| room.id.as_str()),
+            lost_create.best(&candidates).map(|room| room.id.as_str()),
             Some(lost.id.as_str()),
             "{}: another candidate ranked above the operator's room",
             world.name

@@ -5,8 +5,8 @@
 //! options are `false`, omitted features `true`), reports absent metadata as
 //! missing, `null` or empty, keeps expiry to the millisecond, and may report
 //! the application's default theme on a room created without one. So the
-//! request is first turned into the [`StoredRoom`] the service would hold,
-//! and that is compared with the [`StoredRoom`] read back from the listing.
+//! request is turned once into the [`LostCreate`] the service would hold,
+//! and each listed room is compared with it field by field.
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -18,34 +18,36 @@ use crate::meetings::{
 /// How far the service's clock may be behind the operator's.
 const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(120);
 
-/// The fields a create sets, as the service stores them. `None` in a field
-/// whose service default is not recorded means "any value".
+/// A create whose answer was lost: what the service stores for its request,
+/// and when it was sent. `None` in a field whose service default is not
+/// recorded means "any value".
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredRoom {
+pub struct LostCreate {
+    /// Rooms created before this (less the clock skew) are not candidates.
+    created_after: Timestamp,
     /// Create-only: the name shown to participants.
-    pub display_name: String,
+    display_name: String,
     /// Create-only: free text; absent and empty are the same.
-    pub metadata: String,
+    metadata: String,
     /// Create-only: the lifetime model.
-    pub room_type: RoomType,
-    /// Create-only: `recording_options.auto_record`, `false` when omitted.
-    pub auto_record: bool,
-    /// Create-only: `recording_options.record_only_owner`, `false` when omitted.
-    pub record_only_owner: bool,
+    room_type: RoomType,
+    /// Create-only: `recording_options` (`auto_record`, `record_only_owner`),
+    /// `false` when omitted.
+    recording: (bool, bool),
     /// Create-time: expiry in milliseconds (long-term rooms only; the service
     /// computes an instant room's).
-    pub expires_at_ms: Option<i64>,
+    expires_at_ms: Option<i64>,
     /// Create-time: close after use (long-term rooms only), `false` when omitted.
-    pub expire_after_use: bool,
+    expire_after_use: bool,
     /// Create-time: the theme; `None` accepts any, since a room created
     /// without one may report the application's default theme.
-    pub theme_id: Option<String>,
+    theme_id: Option<String>,
     /// Create-time: join approval; `None` accepts any (the default is not recorded).
-    pub join_approval_level: Option<JoinApprovalLevel>,
+    join_approval_level: Option<JoinApprovalLevel>,
     /// Create-time: callback endpoints, empty strings read as unset.
-    pub callback_urls: [Option<String>; 3],
+    callback_urls: [Option<String>; 3],
     /// Create-time: recording, chat and whiteboard features, `true` when omitted.
-    pub features: [bool; 3],
+    features: [bool; 3],
 }
 
 fn recording_flags(options: Option<&RecordingOptions>) -> (bool, bool) {
@@ -77,22 +79,24 @@ fn callback_list(urls: Option<&CallbackUrls>) -> [Option<String>; 3] {
     })
 }
 
-impl StoredRoom {
-    /// What the service stores for `request`.
-    pub fn expected(request: &CreateRoom) -> Self {
-        let long_term = request.room_type == RoomType::LongTerm;
-        let (auto_record, record_only_owner) = recording_flags(request.recording_options.as_ref());
+/// Expiry to the millisecond, for long-term rooms only.
+fn long_term_expiry(room_type: RoomType, at: Option<Timestamp>) -> Option<i64> {
+    at.filter(|_| room_type == RoomType::LongTerm)
+        .map(|at| at.as_millisecond())
+}
+
+impl LostCreate {
+    /// What the service stores for `request`, sent at `attempt_started`.
+    pub fn new(request: &CreateRoom, attempt_started: Timestamp) -> Self {
         Self {
+            created_after: attempt_started - CLOCK_SKEW,
             display_name: request.display_name.clone(),
             metadata: request.metadata.clone().unwrap_or_default(),
             room_type: request.room_type,
-            auto_record,
-            record_only_owner,
-            expires_at_ms: request
-                .expires_at
-                .filter(|_| long_term)
-                .map(|at| at.as_millisecond()),
-            expire_after_use: long_term && request.expire_after_use.unwrap_or(false),
+            recording: recording_flags(request.recording_options.as_ref()),
+            expires_at_ms: long_term_expiry(request.room_type, request.expires_at),
+            expire_after_use: request.room_type == RoomType::LongTerm
+                && request.expire_after_use.unwrap_or(false),
             theme_id: request.theme_id.clone(),
             join_approval_level: request.join_approval_level,
             callback_urls: callback_list(request.callback_urls.as_ref()),
@@ -100,83 +104,48 @@ impl StoredRoom {
         }
     }
 
-    /// What a listed room shows the service stored.
-    pub fn observed(room: &Room) -> Self {
+    /// Whether `room` could be what the request created: it was created after
+    /// the attempt began and has the create-only fields the service stores
+    /// for the request (they cannot change after creation, so they identify
+    /// the room). Allocates nothing: it runs over whole listings.
+    pub fn matches(&self, room: &Room) -> bool {
+        room.created_at
+            .is_none_or(|created| created >= self.created_after)
+            && room.display_name == self.display_name
+            && room.metadata.as_deref().unwrap_or("") == self.metadata
+            && room.room_type == self.room_type
+            && recording_flags(room.recording_options.as_ref()) == self.recording
+    }
+
+    /// How many create-time fields of `room` still hold what the request set
+    /// (they can change after creation, so they only rank rooms that match).
+    pub fn agreement(&self, room: &Room) -> usize {
         let long_term = room.room_type == RoomType::LongTerm;
-        let (auto_record, record_only_owner) = recording_flags(room.recording_options.as_ref());
-        Self {
-            display_name: room.display_name.clone(),
-            metadata: room.metadata.clone().unwrap_or_default(),
-            room_type: room.room_type,
-            auto_record,
-            record_only_owner,
-            expires_at_ms: room
-                .expires_at
-                .filter(|_| long_term)
-                .map(|at| at.as_millisecond()),
-            expire_after_use: long_term && room.expire_after_use.unwrap_or(false),
-            theme_id: room.theme_id.clone(),
-            join_approval_level: room.join_approval_level,
-            callback_urls: callback_list(room.callback_urls.as_ref()),
-            features: feature_flags(room.available_features.as_ref()),
-        }
-    }
-
-    /// Whether `stored` has the create-only fields this expectation fixes.
-    /// These cannot change after creation, so they identify the room.
-    pub fn same_create_only_fields(&self, stored: &StoredRoom) -> bool {
-        self.display_name == stored.display_name
-            && self.metadata == stored.metadata
-            && self.room_type == stored.room_type
-            && self.auto_record == stored.auto_record
-            && self.record_only_owner == stored.record_only_owner
-    }
-
-    /// How many create-time fields of `stored` still hold what this
-    /// expectation sets (they can be changed after creation, so they only rank
-    /// rooms that share the create-only fields).
-    pub fn create_time_agreement(&self, stored: &StoredRoom) -> usize {
-        let any_or = |want: bool, same: bool| want || same;
         [
-            self.expires_at_ms == stored.expires_at_ms,
-            self.expire_after_use == stored.expire_after_use,
-            any_or(self.theme_id.is_none(), self.theme_id == stored.theme_id),
-            any_or(
-                self.join_approval_level.is_none(),
-                self.join_approval_level == stored.join_approval_level,
-            ),
-            self.callback_urls == stored.callback_urls,
-            self.features == stored.features,
+            long_term_expiry(room.room_type, room.expires_at) == self.expires_at_ms,
+            (long_term && room.expire_after_use.unwrap_or(false)) == self.expire_after_use,
+            self.theme_id.is_none() || room.theme_id == self.theme_id,
+            self.join_approval_level.is_none()
+                || room.join_approval_level == self.join_approval_level,
+            callback_list(room.callback_urls.as_ref()) == self.callback_urls,
+            feature_flags(room.available_features.as_ref()) == self.features,
         ]
         .into_iter()
         .filter(|same| *same)
         .count()
     }
-}
 
-/// Whether `room` could be what `request`, sent at `attempt_started`, created:
-/// it was created after the attempt began (allowing for clock skew) and the
-/// service stores the same create-only fields for both.
-pub fn matches(request: &CreateRoom, room: &Room, attempt_started: Timestamp) -> bool {
-    let created_after = room
-        .created_at
-        .is_none_or(|created| created >= attempt_started - CLOCK_SKEW);
-    created_after
-        && StoredRoom::expected(request).same_create_only_fields(&StoredRoom::observed(room))
-}
-
-/// The most likely room among `candidates` (each already [`matches`]): the
-/// one that agrees with `request` in most create-time fields, then the
-/// earliest created.
-pub fn best<'a>(request: &CreateRoom, candidates: &'a [Room]) -> Option<&'a Room> {
-    let expected = StoredRoom::expected(request);
-    candidates.iter().min_by_key(|room| {
-        let agreement = expected.create_time_agreement(&StoredRoom::observed(room));
-        (
-            std::cmp::Reverse(agreement),
-            room.created_at.map(|at| at.as_millisecond()),
-        )
-    })
+    /// The most likely room among `candidates` (each already [`Self::matches`]):
+    /// the one that agrees with the request in most create-time fields, then
+    /// the earliest created.
+    pub fn best<'a>(&self, candidates: &'a [Room]) -> Option<&'a Room> {
+        candidates.iter().min_by_key(|room| {
+            (
+                std::cmp::Reverse(self.agreement(room)),
+                room.created_at.map(|at| at.as_millisecond()),
+            )
+        })
+    }
 }
 
 #[cfg(test)]
@@ -211,12 +180,9 @@ mod tests {
             "created_at": "2029-01-01T00:00:10Z"
         }));
         let started: Timestamp = "2029-01-01T00:00:00Z".parse().unwrap();
-        assert!(matches(&request(), &room, started));
-        let expected = StoredRoom::expected(&request());
-        assert_eq!(
-            expected.create_time_agreement(&StoredRoom::observed(&room)),
-            6
-        );
+        let lost = LostCreate::new(&request(), started);
+        assert!(lost.matches(&room));
+        assert_eq!(lost.agreement(&room), 6);
     }
 
     #[test]
@@ -227,7 +193,7 @@ mod tests {
             "created_at": "2029-01-01T00:00:00Z"
         }));
         let long_after: Timestamp = "2029-01-02T00:00:00Z".parse().unwrap();
-        assert!(!matches(&request(), &room, long_after));
+        assert!(!LostCreate::new(&request(), long_after).matches(&room));
     }
 
     #[test]
@@ -247,7 +213,9 @@ mod tests {
             twin("first", "2029-01-01T00:00:02Z", true),
         ];
         assert_eq!(
-            best(&request(), &rooms).map(|r| r.id.as_str()),
+            LostCreate::new(&request(), Timestamp::UNIX_EPOCH)
+                .best(&rooms)
+                .map(|r| r.id.as_str()),
             Some("first")
         );
     }

@@ -21,9 +21,10 @@ use super::events::reason;
 use super::kube_ops::{
     add_finalizer, host_url_secret_exists, remove_finalizer, write_host_url_secret, write_status,
 };
+use super::lost_create::LostCreate;
 use super::snapshot::Freshness;
 use super::{Ctx, Error, FINALIZER, now};
-use super::{annotations, lost_create, room_sync};
+use super::{annotations, room_sync};
 use crate::callbacks;
 use crate::crd::common::ManagementPolicy;
 use crate::crd::conditions::{self, READY, SYNCED, condition, set_condition, summarize};
@@ -630,7 +631,7 @@ async fn create(
 }
 
 /// Searches a listing taken now for the room a lost create of `request` may
-/// have made (see [`lost_create`]).
+/// have made (see [`LostCreate`]).
 async fn recover_lost_create(
     room: &MeetingRoom,
     ctx: &Ctx,
@@ -651,16 +652,17 @@ async fn recover_lost_create(
         max_age: Duration::ZERO,
         not_before: Some(Instant::now()),
     };
+    let lost = LostCreate::new(request, started);
     let candidates: Vec<Room> = ctx
         .snapshots
         .find(client, fresh, |candidate| {
-            !claimed.contains(&candidate.id) && lost_create::matches(request, candidate, started)
+            !claimed.contains(&candidate.id) && lost.matches(candidate)
         })
         .await?
         .into_iter()
         .map(|found| (*found).clone())
         .collect();
-    Ok(lost_create::best(request, &candidates).cloned())
+    Ok(lost.best(&candidates).cloned())
 }
 
 /// The remote room from the shared listing, or one GET when the listing
