@@ -39,20 +39,19 @@ pub fn mark_paused(
     now: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
 ) {
     let message = paused_message(deleting);
-    let mut types = vec![SYNCED];
-    if !exists {
-        types.push(READY);
-    }
-    for type_ in types {
-        let paused = condition(
+    let paused = |type_| {
+        condition(
             type_,
             false,
             PAUSED_REASON,
             message.clone(),
             generation,
             now.clone(),
-        );
-        set_condition(conditions, paused);
+        )
+    };
+    set_condition(conditions, paused(SYNCED));
+    if !exists {
+        set_condition(conditions, paused(READY));
     }
 }
 

@@ -150,6 +150,30 @@ pub enum Error {
     MissingField(&'static str),
 }
 
+impl Error {
+    /// The `reason` label of a failed reconcile in the metrics: the Meetings
+    /// API error class (`RateLimited`, `ServerError`, ...),
+    /// `Kubernetes<Reason>` for a few Kubernetes API answers,
+    /// `KubernetesError` for other Kubernetes failures, `Finalizer` or
+    /// `MissingField`.
+    pub fn metric_reason(&self) -> &'static str {
+        match self {
+            Error::Api(api) => api.class().as_str(),
+            Error::Kube(kube::Error::Api(status)) => match status.code {
+                404 => "KubernetesNotFound",
+                409 => "KubernetesConflict",
+                403 => "KubernetesForbidden",
+                422 => "KubernetesInvalid",
+                429 => "KubernetesTooManyRequests",
+                _ => "KubernetesError",
+            },
+            Error::Kube(_) => "KubernetesError",
+            Error::Finalizer(_) => "Finalizer",
+            Error::MissingField(_) => "MissingField",
+        }
+    }
+}
+
 /// Shared pointer to the context.
 pub type Ctx = Arc<Context>;
 
@@ -218,6 +242,21 @@ pub(crate) fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_reasons_are_short_and_stable() {
+        assert_eq!(Error::MissingField("name").metric_reason(), "MissingField");
+        assert_eq!(Error::Finalizer("x".into()).metric_reason(), "Finalizer");
+        assert_eq!(
+            Error::Api(crate::meetings::ApiError::Timeout).metric_reason(),
+            "TransportError"
+        );
+        let conflict = kube::Error::Api(Box::new(kube::core::Status {
+            code: 409,
+            ..Default::default()
+        }));
+        assert_eq!(Error::Kube(conflict).metric_reason(), "KubernetesConflict");
+    }
 
     #[test]
     fn changed_status_fields_names_changed_added_and_removed_fields() {

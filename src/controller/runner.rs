@@ -32,7 +32,7 @@ use super::{Context, Error, HOST_URL_LABEL, Settings, room, theme};
 use crate::callbacks::{self, CallbackOptions, CallbackServer, ScopeHooks};
 use crate::crd::{MeetingRoom, MeetingTheme};
 use crate::meetings::{ApiObserver, ClientConfig};
-use crate::telemetry::{self, KIND_ROOM, KIND_THEME, Metrics, Phase, Telemetry};
+use crate::telemetry::{KIND_ROOM, KIND_THEME, Metrics, Phase, Telemetry};
 
 /// Everything `run` needs.
 #[derive(Clone)]
@@ -271,7 +271,7 @@ fn observed(
         let started = Instant::now();
         let result = reconcile.await;
         let took = started.elapsed();
-        let error = result.as_ref().err().map(telemetry::error_reason);
+        let error = result.as_ref().err().map(Error::metric_reason);
         metrics.reconcile_finished(kind, error, took);
         tracing::debug!(
             took_ms = took.as_millis() as u64,

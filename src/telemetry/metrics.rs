@@ -11,7 +11,6 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use super::objects::ObjectsCollector;
-use crate::controller::Error;
 use crate::crd::{MeetingRoom, MeetingTheme};
 use crate::meetings::{ApiObserver, Outcome};
 
@@ -188,7 +187,7 @@ impl Metrics {
     }
 
     /// Records one finished reconcile of `kind`; `error` is the reason label
-    /// of a failed one (see [`error_reason`]).
+    /// of a failed one (see `controller::Error::metric_reason`).
     pub fn reconcile_finished(
         &self,
         kind: &'static str,
@@ -262,27 +261,6 @@ impl ApiObserver for Metrics {
 
     fn rate_limit_waited(&self, waited: Duration) {
         self.rate_limit_wait.observe(waited.as_secs_f64());
-    }
-}
-
-/// The `reason` label of a failed reconcile: the Meetings API error class
-/// (`RateLimited`, `ServerError`, ...), `Kubernetes<Reason>` for a few
-/// Kubernetes API answers, `KubernetesError` for other Kubernetes failures,
-/// `Finalizer` or `MissingField`.
-pub fn error_reason(error: &Error) -> &'static str {
-    match error {
-        Error::Api(api) => api.class().as_str(),
-        Error::Kube(kube::Error::Api(status)) => match status.code {
-            404 => "KubernetesNotFound",
-            409 => "KubernetesConflict",
-            403 => "KubernetesForbidden",
-            422 => "KubernetesInvalid",
-            429 => "KubernetesTooManyRequests",
-            _ => "KubernetesError",
-        },
-        Error::Kube(_) => "KubernetesError",
-        Error::Finalizer(_) => "Finalizer",
-        Error::MissingField(_) => "MissingField",
     }
 }
 
@@ -464,20 +442,5 @@ mod tests {
             line_value(&metrics.render().unwrap(), "meetings_operator_leader "),
             Some(0.0)
         );
-    }
-
-    #[test]
-    fn error_reasons_are_short_and_stable() {
-        assert_eq!(error_reason(&Error::MissingField("name")), "MissingField");
-        assert_eq!(error_reason(&Error::Finalizer("x".into())), "Finalizer");
-        assert_eq!(
-            error_reason(&Error::Api(crate::meetings::ApiError::Timeout)),
-            "TransportError"
-        );
-        let conflict = kube::Error::Api(Box::new(kube::core::Status {
-            code: 409,
-            ..Default::default()
-        }));
-        assert_eq!(error_reason(&Error::Kube(conflict)), "KubernetesConflict");
     }
 }

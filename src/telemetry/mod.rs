@@ -13,7 +13,7 @@ pub mod server;
 use std::sync::Arc;
 
 pub use health::{Health, Phase};
-pub use metrics::{KIND_ROOM, KIND_THEME, Metrics, error_reason};
+pub use metrics::{KIND_ROOM, KIND_THEME, Metrics};
 
 /// Metrics and health, shared by the controllers, the elector and the HTTP server.
 #[derive(Clone, Debug, Default)]
