@@ -83,18 +83,21 @@ KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_helm-${HELM_VERSION}_${GO_VERSION}_
 CACHE="${MEETINGS_TOOLS_DIR:-$HOME/.cache/meetings-operator/kube-tools}"
 BIN="$CACHE/$KEY/bin"
 
-# The health helper is small and changes more often: its own hash names the
-# binary, so a change rebuilds it alone; `health` links to the current one.
-health_hash="$(cat "$TOOLS_SRC"/health/go.mod "$TOOLS_SRC"/health/go.sum "$TOOLS_SRC"/health/*.go |
-  sha256sum | cut -c1-12)"
-HEALTH="health-$health_hash"
-
-# promtool, likewise: named by a hash of tools/promtool/go.{mod,sum} and its
-# build flags; `promtool` links to the current one.
+# health and promtool are small and change on their own: each binary is named
+# by a hash of its module (go.mod, go.sum, any *.go) and its build flags, so a
+# change rebuilds it alone; `health` and `promtool` link to the current ones.
+hashed() {
+  local name="$1" dir="$2" ldflags="$3"
+  local hash
+  hash="$(cat "$TOOLS_SRC/$dir"/go.mod "$TOOLS_SRC/$dir"/go.sum \
+    $(find "$TOOLS_SRC/$dir" -maxdepth 1 -name '*.go' | sort) \
+    <(echo "$ldflags|CGO_ENABLED=0") | sha256sum | cut -c1-12)"
+  echo "$name-$hash"
+}
+health_ldflags="-s -w"
+HEALTH="$(hashed health health "$health_ldflags")"
 promtool_ldflags="-s -w -X github.com/prometheus/common/version.Version=$PROMTOOL_VERSION"
-promtool_hash="$(cat "$TOOLS_SRC"/promtool/go.mod "$TOOLS_SRC"/promtool/go.sum \
-  <(echo "$promtool_ldflags|CGO_ENABLED=0") | sha256sum | cut -c1-12)"
-PROMTOOL="promtool-$promtool_hash"
+PROMTOOL="$(hashed promtool promtool "$promtool_ldflags")"
 
 ALL=(etcd kube-apiserver kube-controller-manager kubectl helm "$HEALTH" "$PROMTOOL")
 
@@ -146,9 +149,12 @@ build kube-apiserver kube k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags"
 build kube-controller-manager kube k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_ldflags"
 build kubectl kube k8s.io/kubernetes/cmd/kubectl "$k8s_ldflags"
 build helm helm helm.sh/helm/v3/cmd/helm "$helm_ldflags"
-build "$HEALTH" health . "-s -w"
-ln -sfn "$HEALTH" "$BIN/health"
-build "$PROMTOOL" promtool github.com/prometheus/prometheus/cmd/promtool "$promtool_ldflags"
-ln -sfn "$PROMTOOL" "$BIN/promtool"
+# build_linked LINK HASHED_NAME MODULE_DIR PACKAGE LDFLAGS
+build_linked() {
+  build "$2" "$3" "$4" "$5"
+  ln -sfn "$2" "$BIN/$1"
+}
+build_linked health "$HEALTH" health . "$health_ldflags"
+build_linked promtool "$PROMTOOL" promtool github.com/prometheus/prometheus/cmd/promtool "$promtool_ldflags"
 log "all tools ready in $BIN ($((SECONDS - total_start))s)"
 echo "$BIN"
