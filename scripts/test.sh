@@ -54,7 +54,8 @@ step "committed CRDs are current"
 step "hadolint Dockerfile"
 bash scripts/lint-image.sh
 step "Schemathesis against the simulator"
-SKIP_BUILD=1 bash scripts/schemathesis.sh
+# Builds the simulator binary (its library is already built by the tests).
+bash scripts/schemathesis.sh
 
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
