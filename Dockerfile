@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 #
 # The operator as a small static image:
-#   docker build -t meetings-operator:0.1.0 .
+#   docker build -t meetings-operator:0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" .
+# scripts/image.sh builds the same image without a container engine (the
+# test node imports it); tests/image.rs checks that the two agree.
 # The binary is built for x86_64-unknown-linux-musl (fully static) and runs
 # as the non-root user 65532 on distroless/static.
 
@@ -37,6 +39,13 @@ RUN touch src/main.rs src/lib.rs \
     && cp "target/${TARGET}/release/meetings-operator" /meetings-operator
 
 FROM gcr.io/distroless/static-debian12:nonroot
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="meetings-operator" \
+      org.opencontainers.image.description="Kubernetes operator for Vonage Meetings rooms and themes" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
 COPY --from=builder /meetings-operator /meetings-operator
 USER 65532:65532
 # Metrics, /healthz and /readyz (--metrics-addr).

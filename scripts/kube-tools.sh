@@ -4,6 +4,12 @@
 # pinned Go modules in tools/{kube,etcd,helm}, `health` (tools/health:
 # kstatus and an Argo CD Lua health check run against an object) and
 # `promtool` (tools/promtool: checks the chart's alerting rules).
+# For the test node: kubelet, kube-proxy and kube-scheduler (tools/node),
+# containerd, its runc shim and ctr (tools/containerd), runc (tools/runc,
+# cgo with libseccomp), the CNI plugins bridge, host-local, loopback and
+# portmap (tools/cni), the cluster DNS server coredns (tools/coredns), the
+# pod sandbox process `pause` (tools/pause) and `image`, which assembles
+# container images (tools/image).
 #
 # The binaries go to a versioned cache directory:
 #   ${MEETINGS_TOOLS_DIR:-$HOME/.cache/meetings-operator/kube-tools}/<version-key>/bin
@@ -26,7 +32,7 @@ case "${1:-}" in
   --print-dir) mode=print ;;
   --check) mode=check ;;
   -h | --help)
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -99,7 +105,23 @@ HEALTH="$(hashed health health "$health_ldflags")"
 promtool_ldflags="-s -w -X github.com/prometheus/common/version.Version=$PROMTOOL_VERSION"
 PROMTOOL="$(hashed promtool promtool "$promtool_ldflags")"
 
-ALL=(etcd kube-apiserver kube-controller-manager kubectl helm "$HEALTH" "$PROMTOOL")
+# The node's tools, each named by the hash of its module and flags as above.
+CONTAINERD_VERSION="$(modver containerd github.com/containerd/containerd/v2)"
+RUNC_VERSION="$(modver runc github.com/opencontainers/runc)"
+containerd_ldflags="-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION"
+runc_ldflags="-s -w -X main.version=${RUNC_VERSION#v}"
+runc_tags="seccomp urfave_cli_no_docs"
+NODE_K8S="$(hashed node node "$k8s_ldflags")"
+CONTAINERD="$(hashed containerd containerd "$containerd_ldflags")"
+RUNC="$(hashed runc runc "$runc_ldflags|$runc_tags|CGO_ENABLED=1")"
+CNI="$(hashed cni cni "-s -w")"
+PAUSE="$(hashed pause pause "-s -w")"
+IMAGE="$(hashed image image "-s -w")"
+COREDNS="$(hashed coredns coredns "-s -w")"
+NODE_TOOLS=(kubelet kube-proxy kube-scheduler containerd containerd-shim-runc-v2 ctr runc
+  bridge host-local loopback portmap coredns pause image)
+
+ALL=(etcd kube-apiserver kube-controller-manager kubectl helm "$HEALTH" "$PROMTOOL" "${NODE_TOOLS[@]}")
 
 all_built() {
   local b
@@ -124,9 +146,11 @@ mkdir -p "$BIN"
 exec 9> "$CACHE/$KEY/.lock"
 flock 9
 
-# build NAME MODULE_DIR PACKAGE LDFLAGS
+# build NAME MODULE_DIR PACKAGE LDFLAGS [GO_BUILD_ARGS...]
+# CGO_ENABLED=0 unless the caller sets CGO=1.
 build() {
   local name="$1" dir="$2" pkg="$3" ldflags="$4" start
+  shift 4
   if [ -x "$BIN/$name" ]; then
     log "$name: already built"
     return 0
@@ -136,8 +160,8 @@ build() {
   # Build to a temporary name so that an interrupted build never leaves a
   # binary that looks complete.
   (cd "$TOOLS_SRC/$dir" &&
-    CGO_ENABLED=0 go build -mod=readonly -buildvcs=false -trimpath -ldflags="$ldflags" \
-      -o "$BIN/.$name.tmp" "$pkg")
+    CGO_ENABLED="${CGO:-0}" go build -mod=readonly -buildvcs=false -trimpath -ldflags="$ldflags" \
+      "$@" -o "$BIN/.$name.tmp" "$pkg")
   mv -f "$BIN/.$name.tmp" "$BIN/$name"
   log "$name: built in $((SECONDS - start))s"
 }
@@ -149,12 +173,32 @@ build kube-apiserver kube k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags"
 build kube-controller-manager kube k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_ldflags"
 build kubectl kube k8s.io/kubernetes/cmd/kubectl "$k8s_ldflags"
 build helm helm helm.sh/helm/v3/cmd/helm "$helm_ldflags"
-# build_linked LINK HASHED_NAME MODULE_DIR PACKAGE LDFLAGS
+# build_linked LINK HASHED_PREFIX MODULE_DIR PACKAGE LDFLAGS [GO_BUILD_ARGS...]
+# builds LINK-<hash of HASHED_PREFIX> and points LINK at it.
 build_linked() {
-  build "$2" "$3" "$4" "$5"
-  ln -sfn "$2" "$BIN/$1"
+  local link="$1" hashed_name="$1-${2##*-}"
+  shift 2
+  build "$hashed_name" "$@"
+  ln -sfn "$hashed_name" "$BIN/$link"
 }
 build_linked health "$HEALTH" health . "$health_ldflags"
 build_linked promtool "$PROMTOOL" promtool github.com/prometheus/prometheus/cmd/promtool "$promtool_ldflags"
+build_linked image "$IMAGE" image . "-s -w"
+build_linked pause "$PAUSE" pause . "-s -w"
+for cmd in kubelet kube-proxy kube-scheduler; do
+  build_linked "$cmd" "$NODE_K8S" node "k8s.io/kubernetes/cmd/$cmd" "$k8s_ldflags"
+done
+for cmd in containerd containerd-shim-runc-v2 ctr; do
+  build_linked "$cmd" "$CONTAINERD" containerd "github.com/containerd/containerd/v2/cmd/$cmd" "$containerd_ldflags"
+done
+for plugin in main/bridge ipam/host-local main/loopback meta/portmap; do
+  build_linked "${plugin#*/}" "$CNI" cni "github.com/containernetworking/plugins/plugins/$plugin" "-s -w"
+done
+if ! pkg-config --exists libseccomp 2> /dev/null; then
+  log "runc needs libseccomp's headers: apt-get install libseccomp-dev pkg-config"
+  exit 1
+fi
+CGO=1 build_linked runc "$RUNC" runc github.com/opencontainers/runc "$runc_ldflags" -tags "$runc_tags"
+build_linked coredns "$COREDNS" coredns github.com/coredns/coredns "-s -w"
 log "all tools ready in $BIN ($((SECONDS - total_start))s)"
 echo "$BIN"

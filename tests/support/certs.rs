@@ -36,7 +36,7 @@ fn write(dir: &Path, name: &str, pem: &str) -> Result<PathBuf, String> {
 }
 
 /// Generates the certificates and keys into `dir`.
-pub fn generate(dir: &Path) -> Result<CertFiles, String> {
+pub fn generate(dir: &Path, node_address: Option<Ipv4Addr>) -> Result<CertFiles, String> {
     let ca_key = KeyPair::generate().map_err(err("CA key"))?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err("CA"))?;
     ca_params
@@ -61,6 +61,12 @@ pub fn generate(dir: &Path) -> Result<CertFiles, String> {
         // First address of --service-cluster-ip-range: the `kubernetes` Service.
         SanType::IpAddress(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))),
     ];
+    // The address the API server advertises beside a node.
+    if let Some(address) = node_address {
+        serving
+            .subject_alt_names
+            .push(SanType::IpAddress(IpAddr::V4(address)));
+    }
     for dns in [
         "localhost",
         "kubernetes",

@@ -68,6 +68,17 @@ while alive && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 rm -rf -- "$dir" 2>/dev/null || { sleep 1; rm -rf -- "$dir"; }
 "#;
 
+/// How to start a control plane.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Directories whose CRDs are installed (see [`CRD_DIRS`]).
+    pub crd_dirs: Vec<&'static str>,
+    /// The address of a node beside the control plane (see `node.rs`): the
+    /// API server then listens on every address and advertises this one.
+    /// `None`: loopback only.
+    pub node_address: Option<std::net::Ipv4Addr>,
+}
+
 /// A running control plane. See the module docs for its lifetime.
 #[derive(Debug)]
 pub struct ControlPlane {
@@ -343,25 +354,32 @@ impl ControlPlane {
     /// Like [`start`](Self::start), installing the CRDs of `crd_dirs`
     /// (relative to the repository root) only.
     pub fn start_with_crds(crd_dirs: &[&'static str]) -> Result<ControlPlane, String> {
-        match Self::start_once(crd_dirs) {
+        Self::start_with(&Options {
+            crd_dirs: crd_dirs.to_vec(),
+            node_address: None,
+        })
+    }
+
+    /// Starts a control plane as `options` say.
+    pub fn start_with(options: &Options) -> Result<ControlPlane, String> {
+        match Self::start_once(options.clone()) {
             // A port picked as free was taken by someone else meanwhile.
             Err(e) if e.contains("address already in use") => {
                 let _ = writeln!(std::io::stderr(), "{e}\nretrying once");
-                Self::start_once(crd_dirs)
+                Self::start_once(options.clone())
             }
             result => result,
         }
     }
 
-    fn start_once(crd_dirs: &[&'static str]) -> Result<ControlPlane, String> {
-        let crd_dirs = crd_dirs.to_vec();
+    fn start_once(options: Options) -> Result<ControlPlane, String> {
         let (tx, rx) = std::sync::mpsc::channel();
         let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("control-plane".into())
             .spawn(move || {
                 let result =
-                    std::panic::catch_unwind(|| Self::start_on_this_thread(&crd_dirs, job_tx))
+                    std::panic::catch_unwind(|| Self::start_on_this_thread(&options, job_tx))
                         .unwrap_or_else(|p| {
                             let msg = p
                                 .downcast_ref::<String>()
@@ -386,7 +404,7 @@ impl ControlPlane {
     }
 
     fn start_on_this_thread(
-        crd_dirs: &[&'static str],
+        options: &Options,
         jobs: std::sync::mpsc::Sender<Job>,
     ) -> Result<ControlPlane, String> {
         let started = Instant::now();
@@ -429,7 +447,7 @@ impl ControlPlane {
         let pipe = watchdog.stdin.take().expect("piped stdin");
         s.watchdog = Some((watchdog, pipe));
 
-        let result = Self::start_components(&mut s, crd_dirs, started, jobs);
+        let result = Self::start_components(&mut s, options, started, jobs);
         match result {
             Ok(cp) => Ok(cp),
             Err(e) => {
@@ -441,7 +459,7 @@ impl ControlPlane {
 
     fn start_components(
         s: &mut Starter,
-        crd_dirs: &[&'static str],
+        options: &Options,
         started: Instant,
         jobs: std::sync::mpsc::Sender<Job>,
     ) -> Result<ControlPlane, String> {
@@ -450,7 +468,7 @@ impl ControlPlane {
             std::fs::create_dir_all(dir.join(sub))
                 .map_err(|e| format!("creating {}: {e}", dir.join(sub).display()))?;
         }
-        let pki = certs::generate(&dir.join("pki"))?;
+        let pki = certs::generate(&dir.join("pki"), options.node_address)?;
         let [etcd_port, peer_port, api_port] = free_ports()?;
         let p = |path: &Path| path.to_string_lossy().into_owned();
 
@@ -486,13 +504,27 @@ impl ControlPlane {
 
         // kube-apiserver
         let server = format!("https://127.0.0.1:{api_port}");
-        let apiserver_args = vec![
-            format!("--etcd-servers={etcd_url}"),
-            "--bind-address=127.0.0.1".into(),
-            "--advertise-address=127.0.0.1".into(),
+        let mut apiserver_args = vec![format!("--etcd-servers={etcd_url}")];
+        match options.node_address {
+            // Pods reach the API server at the node's address, through the
+            // `kubernetes` Service, whose endpoint the lease reconciler keeps.
+            Some(address) => apiserver_args.extend([
+                "--bind-address=0.0.0.0".into(),
+                format!("--advertise-address={address}"),
+                "--endpoint-reconciler-type=lease".into(),
+                // `kubectl logs` and `exec` through the node's kubelet.
+                format!("--kubelet-client-certificate={}", p(&pki.admin_cert)),
+                format!("--kubelet-client-key={}", p(&pki.admin_key)),
+            ]),
             // The endpoint reconciler refuses loopback addresses; nothing
             // here reaches the API server through the `kubernetes` Service.
-            "--endpoint-reconciler-type=none".into(),
+            None => apiserver_args.extend([
+                "--bind-address=127.0.0.1".into(),
+                "--advertise-address=127.0.0.1".into(),
+                "--endpoint-reconciler-type=none".into(),
+            ]),
+        }
+        apiserver_args.extend([
             format!("--secure-port={api_port}"),
             format!("--cert-dir={}", p(&dir.join("apiserver-certs"))),
             format!("--tls-cert-file={}", p(&pki.serving_cert)),
@@ -511,7 +543,7 @@ impl ControlPlane {
             "--service-cluster-ip-range=10.0.0.0/24".into(),
             "--allow-privileged=true".into(),
             "--profiling=false".into(),
-        ];
+        ]);
         s.spawn("kube-apiserver", &apiserver_args)?;
         let kubeconfig = dir.join("admin.kubeconfig");
         std::fs::write(
@@ -538,7 +570,7 @@ impl ControlPlane {
         let apiserver_ready = started.elapsed();
 
         // CRDs, before the controller manager starts (see CRD_DIRS).
-        let crds = install_crds(s, crd_dirs, &kubeconfig)?;
+        let crds = install_crds(s, &options.crd_dirs, &kubeconfig)?;
         let names: Vec<String> = crds.iter().map(|(_, name)| name.clone()).collect();
         rt.block_on(wait_established(&client, &names, Duration::from_secs(60)))?;
         let crds_ready = started.elapsed();

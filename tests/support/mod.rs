@@ -19,7 +19,9 @@
 #![allow(dead_code)]
 
 mod certs;
-mod control_plane;
+pub mod control_plane;
+pub mod isolation;
+pub mod node;
 
 #[allow(unused_imports)]
 pub use control_plane::{ControlPlane, client_from_kubeconfig, repo_root, tools_dir};

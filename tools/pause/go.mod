@@ -1,0 +1,3 @@
+module meetings-operator/tools/pause
+
+go 1.26.0
