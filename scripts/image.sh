@@ -7,23 +7,22 @@
 # passwd naming nonroot, as distroless/static has). tests/image.rs fails when
 # the two disagree.
 #
-# Also builds the two images the test node needs and no registry can serve:
-# the pod sandbox (`pause`) and a busybox for the chart's `helm test` pod
-# (Debian's busybox-static).
+# Also builds the pod sandbox image (`pause`) the test node needs and no
+# registry can serve.
 #
 # The archives go to target/images/ (image archives that `ctr images import`
 # and `docker load` read); the last line on stdout is that directory.
 #
 # Needs: the Rust target x86_64-unknown-linux-musl (`rustup target add
-# x86_64-unknown-linux-musl`), musl-tools, busybox-static and ca-certificates
-# (apt-get install musl-tools busybox-static ca-certificates), and the tools
+# x86_64-unknown-linux-musl`), musl-tools and ca-certificates
+# (apt-get install musl-tools ca-certificates), and the tools
 # of scripts/kube-tools.sh (`image`, `pause`).
 #
 # Usage: scripts/image.sh [--help]
 set -euo pipefail
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-  sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 
@@ -44,15 +43,7 @@ if ! rustup target list --installed 2> /dev/null | grep -qx "$TARGET"; then
   log "the Rust target $TARGET is missing: rustup target add $TARGET"
   exit 1
 fi
-for need in musl-gcc:musl-tools busybox:busybox-static; do
-  command -v "${need%%:*}" > /dev/null 2>&1 ||
-    { log "${need%%:*} is missing: apt-get install ${need#*:}"; exit 1; }
-done
-BUSYBOX="$(command -v busybox)"
-if ! grep -q "not a dynamic" <<< "$(ldd "$BUSYBOX" 2>&1 || true)"; then
-  log "$BUSYBOX is not static: apt-get install busybox-static"
-  exit 1
-fi
+command -v musl-gcc > /dev/null 2>&1 || { log "musl-gcc is missing: apt-get install musl-tools"; exit 1; }
 CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 [ -s "$CA_CERTS" ] || { log "$CA_CERTS is missing: apt-get install ca-certificates"; exit 1; }
 
@@ -85,14 +76,6 @@ BINARY="${CARGO_TARGET_DIR:-$ROOT/target}/$TARGET/release/meetings-operator"
 "$IMAGE" --tag localhost/meetings-pause:1 --out "$OUT/pause.tar" --epoch 0 \
   --file "$MEETINGS_KUBE_BIN/pause:/pause:0755" --user 65535:65535 --entrypoint /pause >&2
 
-busybox_version="$("$BUSYBOX" | head -n 1 | awk '{ print $2 }')"
-busybox_version="${busybox_version#v}"
-links=()
-for applet in sh wget cat ls sleep; do links+=(--symlink "/bin/$applet:busybox"); done
-"$IMAGE" --tag "localhost/busybox:$busybox_version" --out "$OUT/busybox.tar" --epoch 0 \
-  --file "$BUSYBOX:/bin/busybox:0755" "${links[@]}" \
-  --env PATH=/bin --entrypoint /bin/sh >&2
-echo "localhost/busybox:$busybox_version" > "$OUT/busybox.tag"
 echo "localhost/meetings-operator:$VERSION" > "$OUT/meetings-operator.tag"
 
 log "images in $OUT: $(cd "$OUT" && ls -- *.tar | tr '\n' ' ')"

@@ -42,6 +42,16 @@ enum Command {
         #[arg(long)]
         check: Vec<PathBuf>,
     },
+    /// Fetch a URL (such as the operator Service's /readyz) and succeed on a
+    /// 2xx answer. The chart's `helm test` hook runs it, so the hook needs no
+    /// image but the operator's.
+    Probe {
+        /// The http or https URL to fetch.
+        url: String,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "10s", value_parser = meetings_operator::run_args::fine_duration)]
+        timeout: Duration,
+    },
 }
 
 fn main() -> ExitCode {
@@ -49,6 +59,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crd { write, check } => crd_command(write, check),
+        Command::Probe { url, timeout } => probe(&url, timeout),
         Command::Run { args, log_json } => logging::init(log_json)
             .map_err(|e| e.to_string())
             .and_then(|()| tokio::runtime::Runtime::new().map_err(|e| e.to_string()))
@@ -185,4 +196,31 @@ async fn mirror_leadership(mut states: watch::Receiver<LeaderState>, telemetry: 
             return;
         }
     }
+}
+
+/// `meetings-operator probe`: GET `url`, succeed on 2xx.
+fn probe(url: &str, timeout: Duration) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| format!("building an HTTP client: {e}"))?;
+        let response = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        println!("GET {url}: {status} {}", body.trim());
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("GET {url} answered {status}"))
+        }
+    })
 }

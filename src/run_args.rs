@@ -1,10 +1,10 @@
 //! Command-line flags of `meetings-operator run`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::callbacks::{CallbackOptions, DEFAULT_TOKEN_SECRET, Token};
+use crate::callbacks::{CallbackOptions, DEFAULT_TOKEN_SECRET, LeaderRoute, Token};
 use crate::controller::runner::RunOptions;
 use crate::controller::{SecretKey, Settings, parse_duration};
 use crate::leader::LeaseConfig;
@@ -19,7 +19,7 @@ fn callback_token(text: &str) -> Result<Token, String> {
 }
 
 /// Like [`duration`], and also milliseconds (`500ms`).
-fn fine_duration(text: &str) -> Result<Duration, String> {
+pub fn fine_duration(text: &str) -> Result<Duration, String> {
     match text.trim().strip_suffix("ms") {
         Some(millis) => millis
             .parse::<u64>()
@@ -133,6 +133,18 @@ pub struct RunArgs {
     /// generated callback token.
     #[arg(long, env = "CALLBACK_TOKEN_SECRET", default_value = DEFAULT_TOKEN_SECRET)]
     pub callback_token_secret: String,
+    /// A Service without selector in the operator's namespace
+    /// (--lease-namespace) that the Meetings API's callbacks arrive
+    /// through: the replica that serves callbacks points the Service's
+    /// EndpointSlice `<name>-leader` at its own pod (--pod-name, --pod-ip).
+    #[arg(long, env = "CALLBACK_SERVICE", requires_all = ["pod_name", "pod_ip"])]
+    pub callback_service: Option<String>,
+    /// This pod's name (the downward API's metadata.name).
+    #[arg(long, env = "POD_NAME")]
+    pub pod_name: Option<String>,
+    /// This pod's address (the downward API's status.podIP).
+    #[arg(long, env = "POD_IP")]
+    pub pod_ip: Option<IpAddr>,
 }
 
 impl RunArgs {
@@ -172,8 +184,19 @@ impl RunArgs {
                     namespace: self.lease_namespace.clone(),
                     name: self.callback_token_secret.clone(),
                 },
+                leader_route: self.leader_route(),
             }),
         }
+    }
+
+    /// The callbacks Service to route to this replica, when one is named.
+    fn leader_route(&self) -> Option<LeaderRoute> {
+        Some(LeaderRoute {
+            service: self.callback_service.clone()?,
+            namespace: self.lease_namespace.clone(),
+            pod_name: self.pod_name.clone()?,
+            pod_ip: self.pod_ip?,
+        })
     }
 
     /// The leader-election settings (not validated).
@@ -256,6 +279,27 @@ mod tests {
         assert_eq!(args.metrics_addr.port(), 9000);
         assert!(parse(&["--lease-retry-period=0ms"]).is_err());
         assert!(parse(&["--lease-duration=500ms"]).is_err());
+    }
+
+    #[test]
+    fn the_callbacks_service_is_routed_with_the_pods_name_and_address() {
+        let args = parse(&[
+            "--callbacks",
+            "--lease-namespace=ops",
+            "--callback-service=mo-callbacks",
+            "--pod-name=mo-1",
+            "--pod-ip=10.244.0.9",
+        ])
+        .unwrap();
+        let route = args.options().callbacks.unwrap().leader_route.unwrap();
+        assert_eq!(
+            (route.service.as_str(), route.namespace.as_str(), route.pod_name.as_str()),
+            ("mo-callbacks", "ops", "mo-1")
+        );
+        assert_eq!(route.pod_ip, "10.244.0.9".parse::<IpAddr>().unwrap());
+        assert!(parse(&["--callbacks", "--callback-service=mo-callbacks"]).is_err());
+        let unrouted = parse(&["--callbacks"]).unwrap();
+        assert!(unrouted.options().callbacks.unwrap().leader_route.is_none());
     }
 
     #[test]

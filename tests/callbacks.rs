@@ -51,6 +51,7 @@ impl Operator {
                 namespace: env.ns.clone(),
                 name: DEFAULT_TOKEN_SECRET.into(),
             },
+            leader_route: None,
         });
         let telemetry = Telemetry::default();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -659,6 +660,7 @@ mod fuzz {
                     namespace: "unused".into(),
                     name: "unused".into(),
                 },
+                leader_route: None,
             };
             let server = CallbackServer::bind(&kube, &options)
                 .await

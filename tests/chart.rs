@@ -1271,9 +1271,11 @@ fn optional_parts_follow_the_values() {
         .expect("the callbacks Service");
     assert_eq!(callbacks["spec"]["ports"][0]["port"].as_u64(), Some(8443));
     assert_eq!(
-        callbacks["spec"]["ports"][0]["targetPort"].as_str(),
+        callbacks["spec"]["ports"][0]["name"].as_str(),
         Some("callbacks")
     );
+    // No selector: the leader points the Service's EndpointSlice at itself.
+    assert!(callbacks["spec"]["selector"].is_null(), "{callbacks:?}");
     let container = &one_of_kind(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0];
     assert!(
         container["ports"]
@@ -1421,8 +1423,8 @@ fn optional_parts_follow_the_values() {
     assert!(args.contains(&"--leader-election=false".to_owned()));
     assert!(!args.contains(&"--log-json".to_owned()));
 
-    // The helm test hook fetches /readyz through the metrics Service and is
-    // not selected by it.
+    // The helm test hook fetches /readyz through the metrics Service with
+    // the operator's own image and is not selected by it.
     let docs = documents(&render_offline("", &[]));
     let test_pod = docs
         .iter()
@@ -1432,9 +1434,17 @@ fn optional_parts_follow_the_values() {
         test_pod["metadata"]["annotations"]["helm.sh/hook"].as_str(),
         Some("test")
     );
-    let command = strings(&test_pod["spec"]["containers"][0]["command"]);
+    let test_container = &test_pod["spec"]["containers"][0];
     assert_eq!(
-        command.last().map(String::as_str),
+        test_container["image"],
+        docs.iter()
+            .find(|d| kind_of(d) == "Deployment")
+            .expect("the Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+    );
+    let args = strings(&test_container["args"]);
+    assert_eq!(args.first().map(String::as_str), Some("probe"));
+    assert_eq!(
+        args.last().map(String::as_str),
         Some("http://meetings-meetings-operator-metrics.operators.svc:8080/readyz")
     );
     let selector = one_of_kind(&docs, "Service")["spec"]["selector"]

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
@@ -54,7 +55,6 @@ struct World {
     node: Node,
     sim: RunningSimulator,
     operator_image: String,
-    busybox_image: String,
 }
 
 type TestFn = fn(&'static World) -> Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -113,7 +113,7 @@ fn run_tests() -> ExitCode {
             continue;
         }
         let started = Instant::now();
-        let outcome = runtime.block_on(tokio::spawn(test(world)));
+        let outcome = runtime.block_on(runtime.spawn(test(world)));
         match outcome {
             Ok(()) => {
                 println!(
@@ -171,7 +171,6 @@ impl World {
                 })
         };
         let operator_image = tag("meetings-operator")?;
-        let busybox_image = tag("busybox")?;
         let cp = tokio::task::spawn_blocking(|| {
             ControlPlane::start_with(&Options {
                 // The chart installs the CRDs.
@@ -183,11 +182,7 @@ impl World {
         .map_err(|e| e.to_string())??;
         let node = Node::start(
             &cp,
-            &[
-                archive("pause"),
-                archive("meetings-operator"),
-                archive("busybox"),
-            ],
+            &[archive("pause"), archive("meetings-operator")],
         )
         .await?;
         eprintln!("node Ready in {:.1}s", node.startup.as_secs_f64());
@@ -206,7 +201,6 @@ impl World {
             sim,
 
             operator_image,
-            busybox_image,
         })
     }
 
@@ -217,8 +211,6 @@ impl World {
             .default_application()
             .ok_or("the simulator has no default application")?;
         let (repository, tag) = self.operator_image.rsplit_once(':').ok_or("an image tag")?;
-        let (test_repository, test_tag) =
-            self.busybox_image.rsplit_once(':').ok_or("an image tag")?;
         let mut cmd = self.cp.helm_cmd();
         cmd.args([verb, RELEASE])
             .arg(self.cp.repo_root().join(CHART))
@@ -227,9 +219,6 @@ impl World {
             .args(["--set", &format!("image.repository={repository}")])
             .args(["--set", &format!("image.tag={tag}")])
             .args(["--set", "image.pullPolicy=Never"])
-            .args(["--set", &format!("test.image.repository={test_repository}")])
-            .args(["--set", &format!("test.image.tag={test_tag}")])
-            .args(["--set", "test.image.pullPolicy=Never"])
             .args(["--set", &format!("apiUrl={}", self.sim.base_url())])
             .args([
                 "--set",
@@ -429,7 +418,6 @@ async fn helm_install_runs_the_pod_which_reconciles_and_passes_helm_test(w: &'st
         RELEASE_NS,
         "--timeout",
         "60s",
-        "--logs",
     ]))
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(out.contains("Phase:          Succeeded"), "{out}");
@@ -657,9 +645,118 @@ async fn two_replicas_elect_one_leader_and_hand_over_when_its_pod_is_deleted(w: 
     );
 }
 
+/// POSTs a `session:started` callback for `room_id` through the callbacks
+/// Service, on a new connection each time; the HTTP status, or why none.
+async fn post_session_started(service_ip: &str, token: &str, room_id: &str) -> Result<u16, String> {
+    let body = json!({
+        "event": "session:started", "session_id": format!("s-{}", uuid_like()),
+        "room_id": room_id, "started_at": "2030-01-01T00:00:00Z"
+    });
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    http.post(format!("http://{service_ip}:8081/callbacks/{token}/sessions"))
+        .json(&body)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map_err(|e| format!("{e:?}"))
+}
+
+fn uuid_like() -> String {
+    format!("{:x}", Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id()))
+}
+
+/// The address the callbacks EndpointSlice points at.
+async fn callbacks_endpoint(client: &kube::Client) -> Option<String> {
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), RELEASE_NS);
+    let slice = slices.get_opt(&format!("{RELEASE}-callbacks-leader")).await.ok()??;
+    slice.endpoints?.first()?.addresses.first().cloned()
+}
+
+fn pod_ip(pod: &Pod) -> Option<String> {
+    pod.status.as_ref()?.pod_ip.clone()
+}
+
 async fn callbacks_through_the_service_reach_the_leader(w: &'static World) {
-    let _ = w;
-    panic!("not written yet");
+    let client = w.client().await;
+    w.helm(
+        "upgrade",
+        &["--set", "logLevel=debug", "--set", "replicas=2", "--set", "callbacks.enabled=true"],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let services: Api<Service> = Api::namespaced(client.clone(), RELEASE_NS);
+    let service_ip = services
+        .get(&format!("{RELEASE}-callbacks"))
+        .await
+        .expect("the callbacks Service")
+        .spec
+        .and_then(|s| s.cluster_ip)
+        .expect("a ClusterIP");
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), RELEASE_NS);
+    let rooms: Api<MeetingRoom> = Api::namespaced(client.clone(), TEAM_NS);
+    let room_id = rooms
+        .get("standup")
+        .await
+        .expect("the room")
+        .status
+        .and_then(|s| s.room_id)
+        .expect("a room id");
+
+    for round in ["the first leader", "the leader after a hand-over"] {
+        let pods = eventually("two Ready pods", Duration::from_secs(90), || async {
+            let pods = operator_pods(&client).await;
+            (pods.len() == 2 && pods.iter().all(is_ready)).then_some(pods)
+        })
+        .await;
+        let leader_pod = eventually("a leader whose address the slice holds", Duration::from_secs(60), || async {
+            let name = leader(&client).await?;
+            let pod = pods.iter().find(|p| p.name_any() == name)?;
+            (callbacks_endpoint(&client).await? == pod_ip(pod)?).then(|| pod.clone())
+        })
+        .await;
+        let token = secrets
+            .get(&format!("{RELEASE}-callback-token"))
+            .await
+            .expect("the callback token Secret")
+            .data
+            .and_then(|d| d.get("token").cloned())
+            .map(|t| String::from_utf8_lossy(&t.0).into_owned())
+            .expect("a token");
+        // Every callback reaches the leader, none a follower, which does not
+        // listen (a refused connection).
+        for _ in 0..20 {
+            let status = post_session_started(&service_ip, &token, &room_id).await;
+            assert!(
+                matches!(status, Ok(200..=299)),
+                "a callback through the Service to {round} ({}): {status:?}",
+                leader_pod.name_any()
+            );
+        }
+        if round == "the first leader" {
+            let podsapi: Api<Pod> = Api::namespaced(client.clone(), RELEASE_NS);
+            podsapi
+                .delete(&leader_pod.name_any(), &DeleteParams::default())
+                .await
+                .expect("the leader's pod is deleted");
+            eventually("another leader", Duration::from_secs(60), || async {
+                leader(&client).await.filter(|l| l != &leader_pod.name_any())
+            })
+            .await;
+        }
+    }
+    let room = eventually("the room to show the session", Duration::from_secs(30), || async {
+        rooms.get("standup").await.ok().filter(|r| {
+            r.status
+                .as_ref()
+                .and_then(|s| s.live.as_ref())
+                .is_some_and(|l| l.active_session.is_some())
+        })
+    })
+    .await;
+    assert!(room.status.is_some());
 }
 
 async fn helm_uninstall_removes_the_charts_objects_and_keeps_the_resources(w: &'static World) {
@@ -676,9 +773,14 @@ async fn helm_uninstall_removes_the_charts_objects_and_keeps_the_resources(w: &'
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(out.contains("uninstalled"), "{out}");
     eventually(
-        "the operator's pods to be gone",
+        "the operator's pods to be gone, terminating ones too",
         Duration::from_secs(60),
-        || async { operator_pods(&client).await.is_empty().then_some(()) },
+        || async {
+            let pods: Api<Pod> = Api::namespaced(client.clone(), RELEASE_NS);
+            let selector = format!("app.kubernetes.io/instance={RELEASE}");
+            let left = pods.list(&ListParams::default().labels(&selector)).await.ok()?;
+            left.items.is_empty().then_some(())
+        },
     )
     .await;
     // Nothing labelled with the release is left in its namespace.

@@ -20,6 +20,7 @@
 pub mod event;
 mod index;
 pub mod receiver;
+pub mod route;
 pub mod server;
 pub mod state;
 pub mod token;
@@ -34,6 +35,7 @@ use crate::crd::MeetingRoom;
 use crate::crd::room::{MeetingRoomSpec, RoomCallbackUrls};
 
 pub use receiver::{Outcome, Receiver, Scope};
+pub use route::{LeaderRoute, RouteError};
 pub use server::CallbackServer;
 pub use token::Token;
 
@@ -59,6 +61,8 @@ pub struct CallbackOptions {
     pub token: Option<Token>,
     /// Secret keeping the generated token (created when missing).
     pub token_secret: SecretKey,
+    /// A Service to route to this replica once it serves (see [`route`]).
+    pub leader_route: Option<LeaderRoute>,
 }
 
 /// What the room controller of one watched scope takes from the receiver.
@@ -124,6 +128,9 @@ pub enum SetupError {
         /// Name of the Secret.
         name: String,
     },
+    /// The callbacks Service could not be routed to this replica.
+    #[error(transparent)]
+    Route(#[from] RouteError),
 }
 
 /// Checks a public base URL and returns it without a trailing slash.

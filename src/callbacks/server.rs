@@ -55,7 +55,8 @@ impl std::fmt::Debug for CallbackServer {
 }
 
 impl CallbackServer {
-    /// Resolves the token (reading or creating its Secret) and binds the listener.
+    /// Resolves the token (reading or creating its Secret), binds the
+    /// listener and routes the callbacks Service, if any, to it.
     pub async fn bind(kube: &kube::Client, options: &CallbackOptions) -> Result<Self, SetupError> {
         let public = options.public_url.as_deref().map(public_base).transpose()?;
         let token = match &options.token {
@@ -70,6 +71,9 @@ impl CallbackServer {
             .await
             .map_err(bind_error)?;
         let local = listener.local_addr().map_err(bind_error)?;
+        if let Some(route) = &options.leader_route {
+            route.apply(kube, local.port()).await?;
+        }
         let base =
             public.or_else(|| (!local.ip().is_unspecified()).then(|| format!("http://{local}")));
         match &base {

@@ -191,15 +191,15 @@ pub fn run_outer() -> ExitCode {
         .env(ROLE_VAR, "init")
         .env(CGROUP_VAR, format!("/{cgroup}"))
         .status();
-    let mut code = match status {
-        Ok(status) if status.success() => ExitCode::SUCCESS,
+    let isolated_ok = match status {
+        Ok(status) if status.success() => true,
         Ok(status) => {
             eprintln!("node: the isolated tests ended with {status}");
-            ExitCode::FAILURE
+            false
         }
         Err(e) => {
             eprintln!("node: running unshare (util-linux): {e}");
-            ExitCode::FAILURE
+            false
         }
     };
 
@@ -226,16 +226,34 @@ pub fn run_outer() -> ExitCode {
             .iter()
             .map(|c| format!("cgroup {} is left", c.display())),
     );
-    if left.is_empty() {
-        println!("test the_node_leaves_nothing_behind ... ok\n");
-        println!("test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out");
-    } else {
-        println!("test the_node_leaves_nothing_behind ... FAILED\n");
-        println!("left behind:\n  {}", left.join("\n  "));
-        println!("test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out");
-        code = ExitCode::FAILURE;
+    // The isolated run reports its own tests; a run that ended without
+    // success counts as one failure here too, in case it could not report.
+    let (mut passed, mut failed) = (0, 0);
+    println!("\nrunning 2 tests");
+    for (name, ok) in [
+        ("the_isolated_tests_succeed", isolated_ok),
+        ("the_node_leaves_nothing_behind", left.is_empty()),
+    ] {
+        println!("test {name} ... {}", if ok { "ok" } else { "FAILED" });
+        if ok {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
     }
-    code
+    if !left.is_empty() {
+        println!("left behind:\n  {}", left.join("\n  "));
+    }
+    let result = if failed == 0 { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {result}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 \
+         filtered out"
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Init role: pid 1 of the test's pid namespace.

@@ -1,6 +1,6 @@
 module meetings-operator/tools/cni
 
-go 1.26.0
+go 1.26.8
 
 tool (
 	github.com/containernetworking/plugins/plugins/ipam/host-local
