@@ -293,7 +293,11 @@ mod tests {
         .unwrap();
         let route = args.options().callbacks.unwrap().leader_route.unwrap();
         assert_eq!(
-            (route.service.as_str(), route.namespace.as_str(), route.pod_name.as_str()),
+            (
+                route.service.as_str(),
+                route.namespace.as_str(),
+                route.pod_name.as_str()
+            ),
             ("mo-callbacks", "ops", "mo-1")
         );
         assert_eq!(route.pod_ip, "10.244.0.9".parse::<IpAddr>().unwrap());

@@ -180,11 +180,7 @@ impl World {
         })
         .await
         .map_err(|e| e.to_string())??;
-        let node = Node::start(
-            &cp,
-            &[archive("pause"), archive("meetings-operator")],
-        )
-        .await?;
+        let node = Node::start(&cp, &[archive("pause"), archive("meetings-operator")]).await?;
         eprintln!("node Ready in {:.1}s", node.startup.as_secs_f64());
         let sim = Simulator::builder()
             .with_config(SimulatorConfig {
@@ -657,22 +653,30 @@ async fn post_session_started(service_ip: &str, token: &str, room_id: &str) -> R
         .timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| e.to_string())?;
-    http.post(format!("http://{service_ip}:8081/callbacks/{token}/sessions"))
-        .json(&body)
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .map_err(|e| format!("{e:?}"))
+    http.post(format!(
+        "http://{service_ip}:8081/callbacks/{token}/sessions"
+    ))
+    .json(&body)
+    .send()
+    .await
+    .map(|r| r.status().as_u16())
+    .map_err(|e| format!("{e:?}"))
 }
 
 fn uuid_like() -> String {
-    format!("{:x}", Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id()))
+    format!(
+        "{:x}",
+        Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id())
+    )
 }
 
 /// The address the callbacks EndpointSlice points at.
 async fn callbacks_endpoint(client: &kube::Client) -> Option<String> {
     let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), RELEASE_NS);
-    let slice = slices.get_opt(&format!("{RELEASE}-callbacks-leader")).await.ok()??;
+    let slice = slices
+        .get_opt(&format!("{RELEASE}-callbacks-leader"))
+        .await
+        .ok()??;
     slice.endpoints?.first()?.addresses.first().cloned()
 }
 
@@ -684,7 +688,14 @@ async fn callbacks_through_the_service_reach_the_leader(w: &'static World) {
     let client = w.client().await;
     w.helm(
         "upgrade",
-        &["--set", "logLevel=debug", "--set", "replicas=2", "--set", "callbacks.enabled=true"],
+        &[
+            "--set",
+            "logLevel=debug",
+            "--set",
+            "replicas=2",
+            "--set",
+            "callbacks.enabled=true",
+        ],
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let services: Api<Service> = Api::namespaced(client.clone(), RELEASE_NS);
@@ -695,7 +706,8 @@ async fn callbacks_through_the_service_reach_the_leader(w: &'static World) {
         .spec
         .and_then(|s| s.cluster_ip)
         .expect("a ClusterIP");
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), RELEASE_NS);
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), RELEASE_NS);
     let rooms: Api<MeetingRoom> = Api::namespaced(client.clone(), TEAM_NS);
     let room_id = rooms
         .get("standup")
@@ -711,11 +723,15 @@ async fn callbacks_through_the_service_reach_the_leader(w: &'static World) {
             (pods.len() == 2 && pods.iter().all(is_ready)).then_some(pods)
         })
         .await;
-        let leader_pod = eventually("a leader whose address the slice holds", Duration::from_secs(60), || async {
-            let name = leader(&client).await?;
-            let pod = pods.iter().find(|p| p.name_any() == name)?;
-            (callbacks_endpoint(&client).await? == pod_ip(pod)?).then(|| pod.clone())
-        })
+        let leader_pod = eventually(
+            "a leader whose address the slice holds",
+            Duration::from_secs(60),
+            || async {
+                let name = leader(&client).await?;
+                let pod = pods.iter().find(|p| p.name_any() == name)?;
+                (callbacks_endpoint(&client).await? == pod_ip(pod)?).then(|| pod.clone())
+            },
+        )
         .await;
         let token = secrets
             .get(&format!("{RELEASE}-callback-token"))
@@ -742,19 +758,25 @@ async fn callbacks_through_the_service_reach_the_leader(w: &'static World) {
                 .await
                 .expect("the leader's pod is deleted");
             eventually("another leader", Duration::from_secs(60), || async {
-                leader(&client).await.filter(|l| l != &leader_pod.name_any())
+                leader(&client)
+                    .await
+                    .filter(|l| l != &leader_pod.name_any())
             })
             .await;
         }
     }
-    let room = eventually("the room to show the session", Duration::from_secs(30), || async {
-        rooms.get("standup").await.ok().filter(|r| {
-            r.status
-                .as_ref()
-                .and_then(|s| s.live.as_ref())
-                .is_some_and(|l| l.active_session.is_some())
-        })
-    })
+    let room = eventually(
+        "the room to show the session",
+        Duration::from_secs(30),
+        || async {
+            rooms.get("standup").await.ok().filter(|r| {
+                r.status
+                    .as_ref()
+                    .and_then(|s| s.live.as_ref())
+                    .is_some_and(|l| l.active_session.is_some())
+            })
+        },
+    )
     .await;
     assert!(room.status.is_some());
 }
@@ -778,7 +800,10 @@ async fn helm_uninstall_removes_the_charts_objects_and_keeps_the_resources(w: &'
         || async {
             let pods: Api<Pod> = Api::namespaced(client.clone(), RELEASE_NS);
             let selector = format!("app.kubernetes.io/instance={RELEASE}");
-            let left = pods.list(&ListParams::default().labels(&selector)).await.ok()?;
+            let left = pods
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .ok()?;
             left.items.is_empty().then_some(())
         },
     )
@@ -814,8 +839,15 @@ async fn helm_uninstall_removes_the_charts_objects_and_keeps_the_resources(w: &'
     // deleting them now would wait for an operator that is gone (README,
     // "Uninstall").
     let rooms: Api<MeetingRoom> = Api::namespaced(client.clone(), TEAM_NS);
-    let room = rooms.get("standup").await.expect("the MeetingRoom stays");
-    assert!(!room.finalizers().is_empty(), "its finalizer stays");
+    rooms.get("standup").await.expect("the MeetingRoom stays");
     let themes: Api<MeetingTheme> = Api::namespaced(client.clone(), TEAM_NS);
-    themes.get("brand").await.expect("the MeetingTheme stays");
+    let theme = themes.get("brand").await.expect("the MeetingTheme stays");
+    assert!(
+        theme
+            .finalizers()
+            .iter()
+            .any(|f| f == "meetings.vonage.com/cleanup"),
+        "its finalizer stays: {:?}",
+        theme.finalizers()
+    );
 }

@@ -6,9 +6,9 @@
 
 use std::net::IpAddr;
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
-use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, Patch, PatchParams};
 
@@ -64,7 +64,11 @@ impl LeaderRoute {
     /// The EndpointSlice sending the Service's `callbacks` port to `port`
     /// of this pod, owned by the Service (`service_uid`).
     pub fn endpoint_slice(&self, port: u16, service_uid: &str) -> EndpointSlice {
-        let address_type = if self.pod_ip.is_ipv4() { "IPv4" } else { "IPv6" };
+        let address_type = if self.pod_ip.is_ipv4() {
+            "IPv4"
+        } else {
+            "IPv6"
+        };
         EndpointSlice {
             metadata: ObjectMeta {
                 name: Some(self.slice_name()),
@@ -72,7 +76,10 @@ impl LeaderRoute {
                 labels: Some(
                     [
                         ("kubernetes.io/service-name", self.service.as_str()),
-                        ("endpointslice.kubernetes.io/managed-by", "meetings-operator"),
+                        (
+                            "endpointslice.kubernetes.io/managed-by",
+                            "meetings-operator",
+                        ),
                     ]
                     .into_iter()
                     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -163,18 +170,27 @@ mod tests {
         let labels = slice.metadata.labels.expect("labels");
         assert_eq!(labels["kubernetes.io/service-name"], "mo-callbacks");
         let owner = &slice.metadata.owner_references.expect("an owner")[0];
-        assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("Service", "uid-1"));
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str()),
+            ("Service", "uid-1")
+        );
         assert_eq!(slice.address_type, "IPv4");
         let endpoint = &slice.endpoints.expect("endpoints")[0];
         assert_eq!(endpoint.addresses, ["10.244.0.7"]);
         let target = endpoint.target_ref.clone().expect("a target");
         assert_eq!(target.name.as_deref(), Some("mo-7d9f-abcde"));
         let port = &slice.ports.expect("ports")[0];
-        assert_eq!((port.name.as_deref(), port.port), (Some(PORT_NAME), Some(8081)));
+        assert_eq!(
+            (port.name.as_deref(), port.port),
+            (Some(PORT_NAME), Some(8081))
+        );
     }
 
     #[test]
     fn an_ipv6_pod_gets_an_ipv6_slice() {
-        assert_eq!(route("fd00::7").endpoint_slice(8081, "u").address_type, "IPv6");
+        assert_eq!(
+            route("fd00::7").endpoint_slice(8081, "u").address_type,
+            "IPv6"
+        );
     }
 }
