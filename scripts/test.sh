@@ -2,17 +2,22 @@
 # The project's test command. Builds the Kubernetes test tools if they are not
 # built yet (scripts/kube-tools.sh), then runs, in order:
 #   1. cargo fmt --check and cargo clippy --workspace --all-targets -- -D warnings
-#   2. every unit and integration test of the operator and the simulator
-#      (cargo test --workspace --all-targets); integration
-#      tests start a real control plane (etcd, kube-apiserver,
-#      kube-controller-manager) on loopback and the Meetings API simulator,
-#      answering as the spec says
-#   2b. the operator-level suites again, against the simulator answering as
+#   2. the operator's image, without a container engine (scripts/image.sh)
+#   3. every unit and integration test of the operator and the simulator,
+#      several test binaries at a time (scripts/run-tests.py; the same binaries
+#      `cargo test --workspace --all-targets` runs); integration tests start a
+#      real control plane (etcd, kube-apiserver, kube-controller-manager) on
+#      loopback and the Meetings API simulator, answering as the spec says;
+#      tests/node.rs adds a node (containerd, kubelet, kube-proxy, CoreDNS) in
+#      namespaces of its own and installs the chart with the image of step 2.
+#      The operator-level suites run again against the simulator answering as
 #      the live service did (MEETINGS_SIM_WORLD=live)
-#   3. the committed CRDs are current (meetings-operator crd --check)
-#   4. hadolint on the Dockerfile (scripts/lint-image.sh)
-#   5. the spec-driven fuzzer Schemathesis against the simulator
+#   4. the committed CRDs are current (meetings-operator crd --check)
+#   5. hadolint on the Dockerfile (scripts/lint-image.sh)
+#   6. the spec-driven fuzzer Schemathesis against the simulator
 #      (scripts/schemathesis.sh)
+#
+# MEETINGS_TEST_JOBS sets how many test binaries run at a time (default 3).
 #
 # With arguments, only `cargo test "$@"` runs, e.g.
 # `scripts/test.sh --test control_plane_smoke`; prefix MEETINGS_SIM_WORLD=live
@@ -32,7 +37,7 @@ if [ "$#" -gt 0 ]; then
 fi
 
 # Suites that run the operator against the simulator: they run in both worlds.
-OPERATOR_SUITES=(operator room_lifecycle health adoption logos callbacks chaos leader_election secrets bad_input)
+OPERATOR_SUITES=(operator room_lifecycle health adoption logos callbacks chaos leader_election secrets bad_input node)
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -40,14 +45,14 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-step "cargo test --workspace --all-targets"
+step "the operator's image (scripts/image.sh)"
+bash scripts/image.sh > /dev/null
+step "every test binary, the operator-level suites in both worlds (scripts/run-tests.py)"
 results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
-cargo test --workspace --all-targets 2>&1 | tee "$results"
-step "operator-level suites in the live world (MEETINGS_SIM_WORLD=live)"
 live_suites=()
-for suite in "${OPERATOR_SUITES[@]}"; do live_suites+=(--test "$suite"); done
-MEETINGS_SIM_WORLD=live cargo test "${live_suites[@]}" 2>&1 | tee -a "$results"
+for suite in "${OPERATOR_SUITES[@]}"; do live_suites+=(--live "$suite"); done
+python3 scripts/run-tests.py "${live_suites[@]}" 2>&1 | tee "$results"
 step "committed CRDs are current"
 # The binary `cargo test` built (with the same features, so nothing is rebuilt).
 "${CARGO_TARGET_DIR:-target}/debug/meetings-operator" crd --check crds --check charts/meetings-operator/files/crds

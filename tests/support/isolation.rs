@@ -107,10 +107,10 @@ fn remove_cgroup_tree(root: &Path) -> Result<(), String> {
         dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
         let mut last_error = None;
         for dir in &dirs {
-            if let Err(e) = std::fs::remove_dir(dir) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    last_error = Some(format!("removing cgroup {}: {e}", dir.display()));
-                }
+            if let Err(e) = std::fs::remove_dir(dir)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                last_error = Some(format!("removing cgroup {}: {e}", dir.display()));
             }
         }
         match last_error {
@@ -139,11 +139,20 @@ fn collect_dirs(dir: &Path, into: &mut Vec<PathBuf>) {
 /// that the machine is as it was. Leftovers of an earlier run that was
 /// killed are removed first and reported.
 pub fn run_outer() -> ExitCode {
+    // One node at a time on a machine: kubelet's sysctls are global.
+    let lock_path = std::env::temp_dir().join("meetings-node.lock");
+    let Ok(lock) = std::fs::File::create(&lock_path) else {
+        eprintln!("node: cannot create {}", lock_path.display());
+        return ExitCode::FAILURE;
+    };
+    // SAFETY: flock on a file descriptor this process owns.
+    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) } != 0 {
+        eprintln!("node: cannot lock {}", lock_path.display());
+        return ExitCode::FAILURE;
+    }
+    let mut found_at_start = Vec::new();
     for stale in ended_node_cgroups() {
-        eprintln!(
-            "node: removing a cgroup an earlier run left: {}",
-            stale.display()
-        );
+        found_at_start.push(format!("cgroup {}", stale.display()));
         if let Err(e) = remove_cgroup_tree(&stale) {
             eprintln!("node: {e}");
             return ExitCode::FAILURE;
@@ -229,8 +238,12 @@ pub fn run_outer() -> ExitCode {
     // The isolated run reports its own tests; a run that ended without
     // success counts as one failure here too, in case it could not report.
     let (mut passed, mut failed) = (0, 0);
-    println!("\nrunning 2 tests");
+    println!("\nrunning 3 tests");
     for (name, ok) in [
+        (
+            "the_run_found_nothing_an_earlier_run_left",
+            found_at_start.is_empty(),
+        ),
         ("the_isolated_tests_succeed", isolated_ok),
         ("the_node_leaves_nothing_behind", left.is_empty()),
     ] {
@@ -240,6 +253,12 @@ pub fn run_outer() -> ExitCode {
         } else {
             failed += 1;
         }
+    }
+    if !found_at_start.is_empty() {
+        println!(
+            "an earlier run left (now removed):\n  {}",
+            found_at_start.join("\n  ")
+        );
     }
     if !left.is_empty() {
         println!("left behind:\n  {}", left.join("\n  "));
