@@ -4,6 +4,9 @@
 # pinned Go modules in tools/{kube,etcd,helm}, `health` (tools/health:
 # kstatus and an Argo CD Lua health check run against an object) and
 # `promtool` (tools/promtool: checks the chart's alerting rules).
+# kube-apiserver and kube-controller-manager also at the oldest Kubernetes
+# minor the chart supports (tools/kube-older), in <bin dir>/older/ beside
+# links to the other tools: point MEETINGS_KUBE_BIN there to test against it.
 # For the test node: kubelet, kube-proxy and kube-scheduler (tools/node),
 # containerd, its runc shim and ctr (tools/containerd), runc (tools/runc,
 # cgo with libseccomp), the CNI plugins bridge, host-local, loopback and
@@ -32,7 +35,7 @@ case "${1:-}" in
   --print-dir) mode=print ;;
   --check) mode=check ;;
   -h | --help)
-    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -118,10 +121,24 @@ CNI="$(hashed cni cni "-s -w")"
 PAUSE="$(hashed pause pause "-s -w")"
 IMAGE="$(hashed image image "-s -w")"
 COREDNS="$(hashed coredns coredns "-s -w")"
+# The oldest supported Kubernetes, in older/ (see the header).
+OLDER_K8S_VERSION="$(modver kube-older k8s.io/kubernetes)"
+older_minor="${OLDER_K8S_VERSION#v}"
+older_minor="${older_minor#*.}"
+older_minor="${older_minor%%.*}"
+older_ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  older_ldflags+=" -X $pkg.gitVersion=$OLDER_K8S_VERSION -X $pkg.gitMajor=1"
+  older_ldflags+=" -X $pkg.gitMinor=$older_minor -X $pkg.gitTreeState=clean"
+done
+OLDER_K8S="$(hashed kube-older kube-older "$older_ldflags")"
+OLDER_TOOLS=(older/kube-apiserver older/kube-controller-manager older/etcd older/kubectl
+  older/helm older/health older/promtool)
 NODE_TOOLS=(kubelet kube-proxy kube-scheduler containerd containerd-shim-runc-v2 ctr runc
   bridge host-local loopback portmap coredns pause image)
 
-ALL=(etcd kube-apiserver kube-controller-manager kubectl helm "$HEALTH" "$PROMTOOL" "${NODE_TOOLS[@]}")
+ALL=(etcd kube-apiserver kube-controller-manager kubectl helm "$HEALTH" "$PROMTOOL" "${NODE_TOOLS[@]}"
+  "${OLDER_TOOLS[@]}")
 
 all_built() {
   local b
@@ -141,7 +158,7 @@ case "$mode" in
     ;;
 esac
 
-mkdir -p "$BIN"
+mkdir -p "$BIN/older"
 # One build at a time per cache entry, even if several callers race.
 exec 9> "$CACHE/$KEY/.lock"
 flock 9
@@ -149,8 +166,9 @@ flock 9
 # build NAME MODULE_DIR PACKAGE LDFLAGS [GO_BUILD_ARGS...]
 # CGO_ENABLED=0 unless the caller sets CGO=1.
 build() {
-  local name="$1" dir="$2" pkg="$3" ldflags="$4" start
+  local name="$1" dir="$2" pkg="$3" ldflags="$4" start tmp
   shift 4
+  tmp="$(dirname "$BIN/$name")/.$(basename "$name").tmp"
   if [ -x "$BIN/$name" ]; then
     log "$name: already built"
     return 0
@@ -161,8 +179,8 @@ build() {
   # binary that looks complete.
   (cd "$TOOLS_SRC/$dir" &&
     CGO_ENABLED="${CGO:-0}" go build -mod=readonly -buildvcs=false -trimpath -ldflags="$ldflags" \
-      "$@" -o "$BIN/.$name.tmp" "$pkg")
-  mv -f "$BIN/.$name.tmp" "$BIN/$name"
+      "$@" -o "$tmp" "$pkg")
+  mv -f "$tmp" "$BIN/$name"
   log "$name: built in $((SECONDS - start))s"
 }
 
@@ -200,5 +218,13 @@ if ! pkg-config --exists libseccomp 2> /dev/null; then
 fi
 CGO=1 build_linked runc "$RUNC" runc github.com/opencontainers/runc "$runc_ldflags" -tags "$runc_tags"
 build_linked coredns "$COREDNS" coredns github.com/coredns/coredns "-s -w"
+for cmd in kube-apiserver kube-controller-manager; do
+  build "older/$cmd-${OLDER_K8S##*-}" kube-older "k8s.io/kubernetes/cmd/$cmd" "$older_ldflags"
+  ln -sfn "$cmd-${OLDER_K8S##*-}" "$BIN/older/$cmd"
+done
+# The other tools work with either version.
+for tool in etcd kubectl helm health promtool; do
+  ln -sfn "../$tool" "$BIN/older/$tool"
+done
 log "all tools ready in $BIN ($((SECONDS - total_start))s)"
 echo "$BIN"

@@ -7,10 +7,14 @@ without changing what any test does. Each binary runs in its package's
 directory, as `cargo test` runs it; its whole output is printed in one block
 when it ends, followed by a line naming it, its world and its time.
 
-Usage: run-tests.py [--jobs N] [--live SUITE ...] [-- CARGO_TEST_ARGS ...]
-  --jobs N     binaries at a time (default: $MEETINGS_TEST_JOBS or 3)
-  --live SUITE run the integration test SUITE once more with
-               MEETINGS_SIM_WORLD=live (repeatable)
+Usage: run-tests.py [--jobs N] [--live SUITE ...] [--older-bin DIR --older SUITE ...]
+                    [-- CARGO_TEST_ARGS ...]
+  --jobs N       binaries at a time (default: $MEETINGS_TEST_JOBS or 3)
+  --live SUITE   run the integration test SUITE once more with
+                 MEETINGS_SIM_WORLD=live (repeatable)
+  --older-bin DIR, --older SUITE
+                 run SUITE once more against the control plane of DIR
+                 (MEETINGS_KUBE_BIN=DIR: the oldest Kubernetes supported)
 Exits non-zero when a build or any binary fails.
 """
 
@@ -52,10 +56,12 @@ def order(job):
 
 
 def run(job):
-    name, kind, exe, cwd, world = job
+    name, kind, exe, cwd, world, kube_bin = job
     env = dict(os.environ, CARGO_MANIFEST_DIR=cwd)
     if world:
         env["MEETINGS_SIM_WORLD"] = world
+    if kube_bin:
+        env["MEETINGS_KUBE_BIN"] = kube_bin
     started = time.monotonic()
     proc = subprocess.run([exe], cwd=cwd, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, check=False)
@@ -66,25 +72,32 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("MEETINGS_TEST_JOBS", "3")))
     parser.add_argument("--live", action="append", default=[])
+    parser.add_argument("--older-bin")
+    parser.add_argument("--older", action="append", default=[])
     parser.add_argument("cargo_args", nargs="*")
     args = parser.parse_args()
 
     binaries = test_binaries(args.cargo_args)
     names = {name for name, _, _, _ in binaries}
-    unknown = [suite for suite in args.live if suite not in names]
+    unknown = [suite for suite in args.live + args.older if suite not in names]
     if unknown:
         sys.exit(f"run-tests: no test binary named {', '.join(unknown)}")
-    jobs = [(name, kind, exe, cwd, None) for name, kind, exe, cwd in binaries]
-    jobs += [(name, kind, exe, cwd, "live") for name, kind, exe, cwd in binaries
+    if args.older and not args.older_bin:
+        sys.exit("run-tests: --older needs --older-bin")
+    jobs = [(name, kind, exe, cwd, None, None) for name, kind, exe, cwd in binaries]
+    jobs += [(name, kind, exe, cwd, "live", None) for name, kind, exe, cwd in binaries
              if kind == "test" and name in args.live]
+    jobs += [(name, kind, exe, cwd, None, args.older_bin) for name, kind, exe, cwd in binaries
+             if kind == "test" and name in args.older]
     jobs.sort(key=order)
 
     failed = []
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for future in as_completed([pool.submit(run, job) for job in jobs]):
-            (name, kind, exe, _, world), code, output, took = future.result()
-            label = f"{name} ({kind}, {world or 'spec'} world)"
+            (name, kind, exe, _, world, kube_bin), code, output, took = future.result()
+            kube = f", Kubernetes in {kube_bin}" if kube_bin else ""
+            label = f"{name} ({kind}, {world or 'spec'} world{kube})"
             print(output, end="" if output.endswith("\n") else "\n")
             verdict = "ok" if code == 0 else f"FAILED (exit {code})"
             print(f"==> {label}: {verdict} in {took:.1f}s [{os.path.relpath(exe)}]\n", flush=True)

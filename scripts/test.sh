@@ -11,7 +11,10 @@
 #      tests/node.rs adds a node (containerd, kubelet, kube-proxy, CoreDNS) in
 #      namespaces of its own and installs the chart with the image of step 2.
 #      The operator-level suites run again against the simulator answering as
-#      the live service did (MEETINGS_SIM_WORLD=live)
+#      the live service did (MEETINGS_SIM_WORLD=live), and the suites that
+#      exercise the API server's handling of the CRDs, the chart and the
+#      controllers run again against the oldest Kubernetes the chart supports
+#      (the control plane in "$MEETINGS_KUBE_BIN/older", see kube-tools.sh)
 #   4. the committed CRDs are current (meetings-operator crd --check)
 #   5. hadolint on the Dockerfile (scripts/lint-image.sh)
 #   6. the spec-driven fuzzer Schemathesis against the simulator
@@ -38,6 +41,8 @@ fi
 
 # Suites that run the operator against the simulator: they run in both worlds.
 OPERATOR_SUITES=(operator room_lifecycle health adoption logos callbacks chaos leader_election secrets bad_input node)
+# Suites that run again against the oldest supported Kubernetes.
+OLDER_KUBE_SUITES=(control_plane_smoke admission chart health operator)
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -47,12 +52,13 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "the operator's image (scripts/image.sh)"
 bash scripts/image.sh > /dev/null
-step "every test binary, the operator-level suites in both worlds (scripts/run-tests.py)"
+step "every test binary; the operator-level suites in both worlds, some on the oldest Kubernetes too (scripts/run-tests.py)"
 results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
-live_suites=()
-for suite in "${OPERATOR_SUITES[@]}"; do live_suites+=(--live "$suite"); done
-python3 scripts/run-tests.py "${live_suites[@]}" 2>&1 | tee "$results"
+again=()
+for suite in "${OPERATOR_SUITES[@]}"; do again+=(--live "$suite"); done
+for suite in "${OLDER_KUBE_SUITES[@]}"; do again+=(--older "$suite"); done
+python3 scripts/run-tests.py --older-bin "$MEETINGS_KUBE_BIN/older" "${again[@]}" 2>&1 | tee "$results"
 step "committed CRDs are current"
 # The binary `cargo test` built (with the same features, so nothing is rebuilt).
 "${CARGO_TARGET_DIR:-target}/debug/meetings-operator" crd --check crds --check charts/meetings-operator/files/crds

@@ -116,6 +116,7 @@ fn crd_command(write: Vec<PathBuf>, check: Vec<PathBuf>) -> Result<(), String> {
 /// follower; on SIGTERM the leader finishes its in-flight reconciles, then
 /// releases the lease so that a follower takes over at once.
 async fn run(args: RunArgs) -> Result<(), String> {
+    args.check()?;
     let kube = kube::Client::try_default()
         .await
         .map_err(|e| format!("connecting to Kubernetes: {e}"))?;

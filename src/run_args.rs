@@ -137,7 +137,7 @@ pub struct RunArgs {
     /// (--lease-namespace) that the Meetings API's callbacks arrive
     /// through: the replica that serves callbacks points the Service's
     /// EndpointSlice `<name>-leader` at its own pod (--pod-name, --pod-ip).
-    #[arg(long, env = "CALLBACK_SERVICE", requires_all = ["pod_name", "pod_ip"])]
+    #[arg(long, env = "CALLBACK_SERVICE")]
     pub callback_service: Option<String>,
     /// This pod's name (the downward API's metadata.name).
     #[arg(long, env = "POD_NAME")]
@@ -187,6 +187,22 @@ impl RunArgs {
                 leader_route: self.leader_route(),
             }),
         }
+    }
+
+    /// Fails on flags that parse but cannot work together.
+    pub fn check(&self) -> Result<(), String> {
+        if self.callbacks
+            && self.callback_service.is_some()
+            && (self.pod_name.is_none() || self.pod_ip.is_none())
+        {
+            return Err(
+                "--callback-service needs this pod's name and address: set POD_NAME and \
+                        POD_IP (the downward API's metadata.name and status.podIP), or \
+                        --pod-name and --pod-ip"
+                    .into(),
+            );
+        }
+        Ok(())
     }
 
     /// The callbacks Service to route to this replica, when one is named.
@@ -301,7 +317,9 @@ mod tests {
             ("mo-callbacks", "ops", "mo-1")
         );
         assert_eq!(route.pod_ip, "10.244.0.9".parse::<IpAddr>().unwrap());
-        assert!(parse(&["--callbacks", "--callback-service=mo-callbacks"]).is_err());
+        assert!(args.check().is_ok());
+        let unnamed = parse(&["--callbacks", "--callback-service=mo-callbacks"]).unwrap();
+        assert!(unnamed.check().unwrap_err().contains("POD_IP"));
         let unrouted = parse(&["--callbacks"]).unwrap();
         assert!(unrouted.options().callbacks.unwrap().leader_route.is_none());
     }

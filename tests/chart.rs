@@ -1069,6 +1069,27 @@ fn rbac_is_least_privilege_without_wildcards() {
         "get".into(),
         "meetings-meetings-operator-callback-token".into(),
     ));
+    // The leader routes the callbacks Service to itself: its EndpointSlice,
+    // owned by the Service.
+    release_ns.insert((
+        String::new(),
+        "services".into(),
+        "get".into(),
+        "meetings-meetings-operator-callbacks".into(),
+    ));
+    release_ns.extend(grants_of(&[(
+        "discovery.k8s.io",
+        "endpointslices",
+        &["create"],
+    )]));
+    for verb in ["get", "patch", "update"] {
+        release_ns.insert((
+            "discovery.k8s.io".into(),
+            "endpointslices".into(),
+            verb.into(),
+            "meetings-meetings-operator-callbacks-leader".into(),
+        ));
+    }
     let expected = std::collections::BTreeMap::from([
         ("operators".to_owned(), release_ns),
         ("team-a".to_owned(), operator_grants()),
@@ -1325,17 +1346,22 @@ fn optional_parts_follow_the_values() {
             "RUST_LOG",
             "POD_NAME",
             "POD_NAMESPACE",
+            "POD_IP",
             "SSL_CERT_FILE",
             "TZ",
             "HTTPS_PROXY"
         ]
     );
-    assert_eq!(env[4]["value"].as_str(), Some("UTC"));
     assert_eq!(
-        env[5]["valueFrom"]["secretKeyRef"]["name"].as_str(),
+        env[3]["valueFrom"]["fieldRef"]["fieldPath"].as_str(),
+        Some("status.podIP")
+    );
+    assert_eq!(env[5]["value"].as_str(), Some("UTC"));
+    assert_eq!(
+        env[6]["valueFrom"]["secretKeyRef"]["name"].as_str(),
         Some("egress-proxy")
     );
-    let cert_file = env[3]["value"].as_str().expect("SSL_CERT_FILE");
+    let cert_file = env[4]["value"].as_str().expect("SSL_CERT_FILE");
     // The CA bundle, read-only, and the extra volume.
     let mounts = container["volumeMounts"]
         .as_sequence()

@@ -741,8 +741,21 @@ async fn callbacks_through_the_service_reach_the_leader(w: &'static World) {
             .and_then(|d| d.get("token").cloned())
             .map(|t| String::from_utf8_lossy(&t.0).into_owned())
             .expect("a token");
-        // Every callback reaches the leader, none a follower, which does not
-        // listen (a refused connection).
+        // kube-proxy programs the slice's endpoint within moments; from then
+        // on every callback reaches the leader, none a follower (which does
+        // not listen: a refused connection).
+        eventually(
+            "kube-proxy to route the Service to the leader",
+            Duration::from_secs(30),
+            || async {
+                matches!(
+                    post_session_started(&service_ip, &token, &room_id).await,
+                    Ok(200..=299)
+                )
+                .then_some(())
+            },
+        )
+        .await;
         for _ in 0..20 {
             let status = post_session_started(&service_ip, &token, &room_id).await;
             assert!(
