@@ -894,7 +894,7 @@ async fn a_reconcile_request_retries_a_rejected_room_at_once() {
 }
 
 #[tokio::test]
-async fn a_themes_room_count_follows_its_rooms_within_seconds() {
+async fn a_themes_room_count_is_right_by_the_time_its_rooms_are_ready() {
     let env = OperatorEnv::started("tally").await;
     env.create::<MeetingTheme>(theme("t")).await.unwrap();
     for name in ["a", "b"] {
@@ -905,7 +905,9 @@ async fn a_themes_room_count_follows_its_rooms_within_seconds() {
     ready_room(&env, "a").await;
     ready_room(&env, "b").await;
     let ready_at = std::time::Instant::now();
-    env.wait_for::<MeetingTheme, _>("t", "roomCount 2", Duration::from_secs(5), |t| {
+    // The theme's write follows the rooms' own; a few rooms fit its burst of
+    // writes, so the count is not held back by the tally interval.
+    env.wait_for::<MeetingTheme, _>("t", "roomCount 2", Duration::from_secs(1), |t| {
         t.status.as_ref().and_then(|s| s.room_count) == Some(2)
     })
     .await;

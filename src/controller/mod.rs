@@ -125,8 +125,8 @@ pub struct Context {
     pub theme_statuses: status_cache::StatusCache<MeetingThemeStatus>,
     /// When each theme was last read from the API.
     pub observed: status_cache::LastObserved,
-    /// When each theme's status was last written (see `theme::TALLY_INTERVAL`).
-    pub theme_written: status_cache::LastObserved,
+    /// Each theme's budget of tally-only status writes (see `theme::TALLY_INTERVAL`).
+    pub theme_writes: status_cache::WriteBudget,
     /// Logo images the API refused, so they are not uploaded again.
     pub logo_rejections: logos::Rejections,
     /// Reconcile outcome counters.

@@ -26,7 +26,7 @@ use super::events::EventPublisher;
 use super::logos::{self, SourceKind};
 use super::name_index::NameIndex;
 use super::snapshot::RoomSnapshots;
-use super::status_cache::{LastObserved, StatusCache};
+use super::status_cache::{LastObserved, StatusCache, WriteBudget};
 use super::triggers::{RoomWakeups, ThemeWakeups, cached};
 use super::{Context, Error, HOST_URL_LABEL, Settings, room, theme};
 use crate::callbacks::{self, CallbackOptions, CallbackServer, ScopeHooks};
@@ -385,7 +385,7 @@ fn controllers(
         room_statuses: StatusCache::new(Duration::from_secs(60)),
         theme_statuses: StatusCache::new(Duration::from_secs(60)),
         observed: LastObserved::default(),
-        theme_written: LastObserved::default(),
+        theme_writes: WriteBudget::new(theme::TALLY_BURST, theme::TALLY_INTERVAL),
         logo_rejections: logos::Rejections::default(),
         metrics: metrics.clone(),
     });

@@ -120,6 +120,61 @@ impl LastObserved {
     }
 }
 
+/// A per-object budget of writes: a burst of `burst` at once, then one per
+/// `interval` (a token bucket), so that a few changes show at once and a
+/// stream of changes is written at a bounded rate.
+#[derive(Debug)]
+pub struct WriteBudget {
+    burst: f64,
+    interval: Duration,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl WriteBudget {
+    /// A budget of `burst` writes, refilled by one every `interval`.
+    pub fn new(burst: u32, interval: Duration) -> Self {
+        Self {
+            burst: f64::from(burst.max(1)),
+            interval,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Writes `uid` has left now (a full bucket for an unknown object).
+    fn tokens(&self, buckets: &HashMap<String, (f64, Instant)>, uid: &str) -> f64 {
+        buckets.get(uid).map_or(self.burst, |(tokens, at)| {
+            let refilled = at.elapsed().as_secs_f64() / self.interval.as_secs_f64();
+            (tokens + refilled).min(self.burst)
+        })
+    }
+
+    /// How long until `uid` may write again; zero when it may write now.
+    pub fn wait(&self, uid: &str) -> Duration {
+        let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let missing = 1.0 - self.tokens(&buckets, uid);
+        if missing <= 0.0 {
+            Duration::ZERO
+        } else {
+            self.interval.mul_f64(missing)
+        }
+    }
+
+    /// Spends one write of `uid`'s budget.
+    pub fn spend(&self, uid: &str) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let left = (self.tokens(&buckets, uid) - 1.0).max(0.0);
+        buckets.insert(uid.to_owned(), (left, Instant::now()));
+    }
+
+    /// Forgets `uid`.
+    pub fn forget(&self, uid: &str) {
+        self.buckets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +213,35 @@ mod tests {
         let cache = StatusCache::new(Duration::ZERO);
         cache.remember("a", 2);
         assert_eq!(cache.latest("a", 1), 1);
+    }
+
+    #[test]
+    fn a_write_budget_allows_a_burst_then_one_write_per_interval() {
+        let budget = WriteBudget::new(3, Duration::from_secs(60));
+        for _ in 0..3 {
+            assert_eq!(budget.wait("t"), Duration::ZERO);
+            budget.spend("t");
+        }
+        let wait = budget.wait("t");
+        assert!(
+            wait > Duration::from_secs(59) && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+        assert_eq!(
+            budget.wait("other"),
+            Duration::ZERO,
+            "budgets are per object"
+        );
+        budget.forget("t");
+        assert_eq!(budget.wait("t"), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_write_budget_refills_with_time() {
+        let budget = WriteBudget::new(1, Duration::from_millis(20));
+        budget.spend("t");
+        assert!(budget.wait("t") > Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(25));
+        assert_eq!(budget.wait("t"), Duration::ZERO);
     }
 }

@@ -93,11 +93,16 @@ fn failed(
 }
 
 /// How often a Ready theme's status is written at most while only its
-/// room list and room count change. Every room event wakes the theme, and
-/// while rooms are being created the tallies change many times a second;
-/// writing each change cost several status writes per room, each carrying
-/// the whole room list, and as many reconciles that walk every room.
+/// room list and room count change, once [`TALLY_BURST`] writes are spent.
+/// Every room event wakes the theme, and while rooms are being created the
+/// tallies change many times a second; writing each change cost several
+/// status writes per room, each carrying the whole room list, and as many
+/// reconciles that walk every room.
 pub const TALLY_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Tally-only writes a theme may make at once: a team's few rooms show in
+/// its count as they are made, by the time they are Ready.
+pub const TALLY_BURST: u32 = 5;
 
 /// Reconciles one theme.
 pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Error> {
@@ -126,7 +131,7 @@ pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Err
             None => {
                 ctx.theme_statuses.forget(&uid);
                 ctx.observed.forget(&uid);
-                ctx.theme_written.forget(&uid);
+                ctx.theme_writes.forget(&uid);
                 return Ok(Action::await_change());
             }
             Some(blocked) => blocked,
@@ -141,14 +146,17 @@ pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Err
         {
             return Ok(Action::requeue(left));
         }
-        // A Ready theme whose spec did not change is written at most once per
-        // TALLY_INTERVAL; what arrives meanwhile is taken up by the next pass.
+        // A Ready theme whose spec did not change is written within its
+        // budget (TALLY_BURST, then one per TALLY_INTERVAL); what arrives
+        // meanwhile is taken up by the next pass.
         if current.observed_generation == theme.metadata.generation
             && current.pending_create.is_none()
             && crate::crd::conditions::is_true(&current.conditions, READY)
-            && ctx.theme_written.is_recent(&uid, TALLY_INTERVAL)
         {
-            return Ok(Action::requeue(TALLY_INTERVAL));
+            let wait = ctx.theme_writes.wait(&uid);
+            if !wait.is_zero() {
+                return Ok(Action::requeue(wait));
+            }
         }
         sync(&theme, &api, &ctx, &namespace, current.clone()).await?
     };
@@ -164,7 +172,7 @@ pub async fn reconcile(theme: Arc<MeetingTheme>, ctx: Ctx) -> Result<Action, Err
         super::debug_status_change(&current, &status);
         write_status(&api, theme.as_ref(), &status).await?;
         ctx.theme_statuses.remember(&uid, status);
-        ctx.theme_written.mark(&uid);
+        ctx.theme_writes.spend(&uid);
     }
     Ok(action)
 }
