@@ -5,7 +5,10 @@
 # naive one-GET-per-room design measured in the same run), the operator's
 # peak RSS and CPU time, and its start-up time with the rooms present.
 #
-# Usage: scripts/bench.sh [OPTIONS]     (bench --help lists them all)
+# Usage: scripts/bench.sh [--build musl|glibc] [OPTIONS]     (bench --help lists them all)
+#   --build B          the operator build to measure: musl (default), the
+#                      static build the image ships (scripts/image.sh), or
+#                      glibc, the host's dynamic build; must come first
 #   --rooms N          MeetingRooms (default 1000; e.g. 10000)
 #   --latency-ms MS    latency the simulator adds to every call (default 50)
 #   --rate-limit RPS   server-side rate limit; the operator's client matches it (default 50)
@@ -25,5 +28,25 @@ if [ -z "${MEETINGS_KUBE_BIN:-}" ]; then
   export MEETINGS_KUBE_BIN
 fi
 
-cargo build --release --locked --bin meetings-operator --example bench
-exec target/release/examples/bench --operator target/release/meetings-operator "$@"
+build=musl
+if [ "${1:-}" = "--build" ]; then
+  build="${2:-}"
+  shift 2
+fi
+case "$build" in
+  musl)
+    cargo build --release --locked --target x86_64-unknown-linux-musl --bin meetings-operator
+    operator=target/x86_64-unknown-linux-musl/release/meetings-operator
+    ;;
+  glibc)
+    cargo build --release --locked --bin meetings-operator
+    operator=target/release/meetings-operator
+    ;;
+  *)
+    echo "bench.sh: --build musl or --build glibc, not ${build:-nothing}" >&2
+    exit 2
+    ;;
+esac
+cargo build --release --locked --example bench
+echo "bench.sh: measuring the $build build ($operator)" >&2
+exec target/release/examples/bench --operator "$operator" "$@"

@@ -663,6 +663,36 @@ fn chart_app_version_is_the_crate_version() {
     );
 }
 
+/// The oldest Kubernetes minor the test command runs suites against: the
+/// version of `k8s.io/kubernetes` in tools/kube-older/go.mod.
+fn oldest_tested_minor() -> u32 {
+    let go_mod = std::fs::read_to_string(support::repo_root().join("tools/kube-older/go.mod"))
+        .expect("reading tools/kube-older/go.mod");
+    let version = go_mod
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("k8s.io/kubernetes v"))
+        .expect("k8s.io/kubernetes in tools/kube-older/go.mod");
+    version
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.split_whitespace().next())
+        .and_then(|m| m.parse().ok())
+        .expect("a minor version")
+}
+
+#[test]
+fn chart_claims_the_kubernetes_versions_that_are_tested() {
+    let chart: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(chart_dir().join("Chart.yaml")).expect("reading Chart.yaml"),
+    )
+    .expect("Chart.yaml is YAML");
+    assert_eq!(
+        chart["kubeVersion"].as_str(),
+        Some(format!(">=1.{}.0-0", oldest_tested_minor()).as_str()),
+        "Chart.yaml kubeVersion must start at the oldest Kubernetes the tests run against"
+    );
+}
+
 #[test]
 fn values_schema_rejects_bad_values() {
     let home = tempfile::tempdir().expect("a temp dir");
