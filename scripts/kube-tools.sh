@@ -69,14 +69,24 @@ for v in K8S_VERSION ETCD_VERSION HELM_VERSION PROMTOOL_VERSION; do
 done
 GO_VERSION="$(go env GOVERSION)"
 
-k8s_minor="${K8S_VERSION#v}"
-k8s_minor="${k8s_minor#*.}"
-k8s_minor="${k8s_minor%%.*}"
-k8s_ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  k8s_ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1"
-  k8s_ldflags+=" -X $pkg.gitMinor=$k8s_minor -X $pkg.gitTreeState=clean"
-done
+# The minor of a version such as v1.37.2.
+minor_of() {
+  local minor="${1#v}"
+  minor="${minor#*.}"
+  echo "${minor%%.*}"
+}
+# The linker flags of a Kubernetes build: stripped, and the version it reports.
+k8s_ldflags_for() {
+  local version="$1" minor flags="-s -w" pkg
+  minor="$(minor_of "$version")"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1"
+    flags+=" -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  echo "$flags"
+}
+k8s_minor="$(minor_of "$K8S_VERSION")"
+k8s_ldflags="$(k8s_ldflags_for "$K8S_VERSION")"
 helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 helm_ldflags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1"
 helm_ldflags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$k8s_minor"
@@ -123,14 +133,7 @@ IMAGE="$(hashed image image "-s -w")"
 COREDNS="$(hashed coredns coredns "-s -w")"
 # The oldest supported Kubernetes, in older/ (see the header).
 OLDER_K8S_VERSION="$(modver kube-older k8s.io/kubernetes)"
-older_minor="${OLDER_K8S_VERSION#v}"
-older_minor="${older_minor#*.}"
-older_minor="${older_minor%%.*}"
-older_ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  older_ldflags+=" -X $pkg.gitVersion=$OLDER_K8S_VERSION -X $pkg.gitMajor=1"
-  older_ldflags+=" -X $pkg.gitMinor=$older_minor -X $pkg.gitTreeState=clean"
-done
+older_ldflags="$(k8s_ldflags_for "$OLDER_K8S_VERSION")"
 OLDER_K8S="$(hashed kube-older kube-older "$older_ldflags")"
 OLDER_TOOLS=(older/kube-apiserver older/kube-controller-manager older/etcd older/kubectl
   older/helm older/health older/promtool)

@@ -59,30 +59,21 @@ struct World {
 
 type TestFn = fn(&'static World) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// `(name, test)` of each test named, in the order given.
+macro_rules! in_order {
+    ($($test:ident),* $(,)?) => {
+        [$((stringify!($test), (|w| Box::pin($test(w))) as TestFn)),*]
+    };
+}
+
 /// The tests, in the order they run.
-const TESTS: [(&str, TestFn); 6] = [
-    (
-        "helm_install_runs_the_pod_which_reconciles_and_passes_helm_test",
-        |w| Box::pin(helm_install_runs_the_pod_which_reconciles_and_passes_helm_test(w)),
-    ),
-    ("the_running_pod_keeps_the_security_defaults", |w| {
-        Box::pin(the_running_pod_keeps_the_security_defaults(w))
-    }),
-    (
-        "helm_upgrade_rolls_the_pod_and_recreates_nothing_remotely",
-        |w| Box::pin(helm_upgrade_rolls_the_pod_and_recreates_nothing_remotely(w)),
-    ),
-    (
-        "two_replicas_elect_one_leader_and_hand_over_when_its_pod_is_deleted",
-        |w| Box::pin(two_replicas_elect_one_leader_and_hand_over_when_its_pod_is_deleted(w)),
-    ),
-    ("callbacks_through_the_service_reach_the_leader", |w| {
-        Box::pin(callbacks_through_the_service_reach_the_leader(w))
-    }),
-    (
-        "helm_uninstall_removes_the_charts_objects_and_keeps_the_resources",
-        |w| Box::pin(helm_uninstall_removes_the_charts_objects_and_keeps_the_resources(w)),
-    ),
+const TESTS: [(&str, TestFn); 6] = in_order![
+    helm_install_runs_the_pod_which_reconciles_and_passes_helm_test,
+    the_running_pod_keeps_the_security_defaults,
+    helm_upgrade_rolls_the_pod_and_recreates_nothing_remotely,
+    two_replicas_elect_one_leader_and_hand_over_when_its_pod_is_deleted,
+    callbacks_through_the_service_reach_the_leader,
+    helm_uninstall_removes_the_charts_objects_and_keeps_the_resources,
 ];
 
 fn run_tests() -> ExitCode {
@@ -299,6 +290,32 @@ fn condition_is(conditions: Option<&Vec<Condition>>, type_: &str, status: &str) 
     conditions.is_some_and(|c| c.iter().any(|c| c.type_ == type_ && c.status == status))
 }
 
+fn room_conditions(room: &MeetingRoom) -> Option<&Vec<Condition>> {
+    room.status.as_ref().map(|s| &s.conditions)
+}
+
+fn theme_conditions(theme: &MeetingTheme) -> Option<&Vec<Condition>> {
+    theme.status.as_ref().map(|s| &s.conditions)
+}
+
+/// Waits until `name` in `api` is Ready (within a minute) and returns it.
+async fn wait_ready<K>(api: &Api<K>, name: &str, conditions: fn(&K) -> Option<&Vec<Condition>>) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    eventually(
+        &format!("{name} to be Ready"),
+        Duration::from_secs(60),
+        || async {
+            api.get(name)
+                .await
+                .ok()
+                .filter(|o| condition_is(conditions(o), "Ready", "True"))
+        },
+    )
+    .await
+}
+
 async fn ensure_namespace(client: &kube::Client, name: &str) {
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     let ns = serde_json::from_value(json!({"metadata": {"name": name}})).expect("a Namespace");
@@ -357,31 +374,10 @@ async fn helm_install_runs_the_pod_which_reconciles_and_passes_helm_test(w: &'st
         )
         .await
         .expect("the MeetingRoom is created");
-    let room =
-        eventually(
-            "the MeetingRoom to be Ready",
-            Duration::from_secs(60),
-            || async {
-                rooms.get("standup").await.ok().filter(|r| {
-                    condition_is(r.status.as_ref().map(|s| &s.conditions), "Ready", "True")
-                })
-            },
-        )
-        .await;
+    let room = wait_ready(&rooms, "standup", room_conditions).await;
     let status = room.status.expect("a status");
     assert!(status.meeting_code.is_some(), "{status:?}");
-    eventually(
-        "the MeetingTheme to be Ready",
-        Duration::from_secs(30),
-        || async {
-            themes
-                .get("brand")
-                .await
-                .ok()
-                .filter(|t| condition_is(t.status.as_ref().map(|s| &s.conditions), "Ready", "True"))
-        },
-    )
-    .await;
+    wait_ready(&themes, "brand", theme_conditions).await;
     assert_eq!(w.sim.counters().operation("createRoom"), 1);
 
     // /metrics through the chart's Service, from the node.
@@ -545,11 +541,7 @@ async fn helm_upgrade_rolls_the_pod_and_recreates_nothing_remotely(w: &'static W
         room.status.as_ref().and_then(|s| s.room_id.clone()),
         room_id
     );
-    assert!(condition_is(
-        room.status.as_ref().map(|s| &s.conditions),
-        "Ready",
-        "True"
-    ));
+    assert!(condition_is(room_conditions(&room), "Ready", "True"));
     assert_eq!(w.sim.counters().operation("createRoom"), creates_before);
     eprintln!("rolled to pod {}", after.name_any());
 }
@@ -621,18 +613,7 @@ async fn two_replicas_elect_one_leader_and_hand_over_when_its_pod_is_deleted(w: 
     );
     // The chart's lease duration is the operator's default (15 s).
     assert!(handover < Duration::from_secs(20), "{handover:?}");
-    eventually(
-        "the new room to be Ready",
-        Duration::from_secs(60),
-        || async {
-            rooms
-                .get("handover")
-                .await
-                .ok()
-                .filter(|r| condition_is(r.status.as_ref().map(|s| &s.conditions), "Ready", "True"))
-        },
-    )
-    .await;
+    wait_ready(&rooms, "handover", room_conditions).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         w.sim.counters().operation("createRoom"),
