@@ -279,6 +279,53 @@ async fn operator_pods(client: &kube::Client) -> Vec<Pod> {
     .collect()
 }
 
+/// The Meetings API id of a MeetingRoom, once it has one.
+async fn remote_id(rooms: &Api<MeetingRoom>, name: &str) -> Option<String> {
+    rooms.get(name).await.expect("the room").status?.room_id
+}
+
+/// The manifest of an instant MeetingRoom.
+fn instant_room(name: &str, display_name: &str, theme: Option<&str>) -> serde_json::Value {
+    let mut room = json!({
+        "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingRoom",
+        "metadata": {"name": name},
+        "spec": {"displayName": display_name, "type": "instant"}
+    });
+    if let Some(theme) = theme {
+        room["spec"]["themeRef"] = json!({ "name": theme });
+    }
+    room
+}
+
+/// Creates an object from its manifest.
+async fn create<K>(api: &Api<K>, manifest: serde_json::Value) -> K
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let object: K = serde_json::from_value(manifest).expect("a valid manifest");
+    api.create(&PostParams::default(), &object)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "creating {}: {e}",
+                object.meta().name.clone().unwrap_or_default()
+            )
+        })
+}
+
+/// Waits until exactly `count` operator pods run, all Ready.
+async fn ready_pods(client: &kube::Client, count: usize) -> Vec<Pod> {
+    eventually(
+        &format!("{count} Ready pods"),
+        Duration::from_secs(90),
+        || async {
+            let pods = operator_pods(client).await;
+            (pods.len() == count && pods.iter().all(is_ready)).then_some(pods)
+        },
+    )
+    .await
+}
+
 fn is_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
@@ -350,30 +397,16 @@ async fn helm_install_runs_the_pod_which_reconciles_and_passes_helm_test(w: &'st
     ensure_namespace(&client, TEAM_NS).await;
     let themes: Api<MeetingTheme> = Api::namespaced(client.clone(), TEAM_NS);
     let rooms: Api<MeetingRoom> = Api::namespaced(client.clone(), TEAM_NS);
-    themes
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingTheme",
-                "metadata": {"name": "brand"},
-                "spec": {"mainColor": "#0a66c2", "brandText": "Acme", "shortCompanyUrl": "acme-node"}
-            }))
-            .expect("a MeetingTheme"),
-        )
-        .await
-        .expect("the MeetingTheme is created");
-    rooms
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingRoom",
-                "metadata": {"name": "standup"},
-                "spec": {"displayName": "Stand-up", "type": "instant", "themeRef": {"name": "brand"}}
-            }))
-            .expect("a MeetingRoom"),
-        )
-        .await
-        .expect("the MeetingRoom is created");
+    create(
+        &themes,
+        json!({
+            "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingTheme",
+            "metadata": {"name": "brand"},
+            "spec": {"mainColor": "#0a66c2", "brandText": "Acme", "shortCompanyUrl": "acme-node"}
+        }),
+    )
+    .await;
+    create(&rooms, instant_room("standup", "Stand-up", Some("brand"))).await;
     let room = wait_ready(&rooms, "standup", room_conditions).await;
     let status = room.status.expect("a status");
     assert!(status.meeting_code.is_some(), "{status:?}");
@@ -500,12 +533,7 @@ async fn helm_upgrade_rolls_the_pod_and_recreates_nothing_remotely(w: &'static W
     assert_eq!(before.len(), 1);
     let creates_before = w.sim.counters().operation("createRoom");
     let rooms: Api<MeetingRoom> = Api::namespaced(client.clone(), TEAM_NS);
-    let room_id = rooms
-        .get("standup")
-        .await
-        .expect("the room")
-        .status
-        .and_then(|s| s.room_id);
+    let room_id = remote_id(&rooms, "standup").await;
     w.helm("upgrade", &["--set", "logLevel=debug"])
         .unwrap_or_else(|e| panic!("{e}"));
     let after = eventually(
@@ -565,11 +593,7 @@ async fn two_replicas_elect_one_leader_and_hand_over_when_its_pod_is_deleted(w: 
         &["--set", "logLevel=debug", "--set", "replicas=2"],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let pods = eventually("two Ready pods", Duration::from_secs(90), || async {
-        let pods = operator_pods(&client).await;
-        (pods.len() == 2 && pods.iter().all(is_ready)).then_some(pods)
-    })
-    .await;
+    let pods = ready_pods(&client, 2).await;
     let first = eventually(
         "a leader among the pods",
         Duration::from_secs(30),
@@ -590,18 +614,7 @@ async fn two_replicas_elect_one_leader_and_hand_over_when_its_pod_is_deleted(w: 
         .await
         .expect("the leader's pod is deleted");
     let rooms: Api<MeetingRoom> = Api::namespaced(client.clone(), TEAM_NS);
-    rooms
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "apiVersion": "meetings.vonage.com/v1alpha1", "kind": "MeetingRoom",
-                "metadata": {"name": "handover"},
-                "spec": {"displayName": "Hand-over", "type": "instant"}
-            }))
-            .expect("a MeetingRoom"),
-        )
-        .await
-        .expect("the MeetingRoom is created");
+    create(&rooms, instant_room("handover", "Hand-over", None)).await;
     let second = eventually("another pod to lead", Duration::from_secs(60), || async {
         leader(&client).await.filter(|l| l != &first)
     })
@@ -690,20 +703,10 @@ async fn callbacks_through_the_service_reach_the_leader(w: &'static World) {
     let secrets: Api<k8s_openapi::api::core::v1::Secret> =
         Api::namespaced(client.clone(), RELEASE_NS);
     let rooms: Api<MeetingRoom> = Api::namespaced(client.clone(), TEAM_NS);
-    let room_id = rooms
-        .get("standup")
-        .await
-        .expect("the room")
-        .status
-        .and_then(|s| s.room_id)
-        .expect("a room id");
+    let room_id = remote_id(&rooms, "standup").await.expect("a room id");
 
     for round in ["the first leader", "the leader after a hand-over"] {
-        let pods = eventually("two Ready pods", Duration::from_secs(90), || async {
-            let pods = operator_pods(&client).await;
-            (pods.len() == 2 && pods.iter().all(is_ready)).then_some(pods)
-        })
-        .await;
+        let pods = ready_pods(&client, 2).await;
         let leader_pod = eventually(
             "a leader whose address the slice holds",
             Duration::from_secs(60),
