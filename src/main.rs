@@ -12,6 +12,11 @@ use meetings_operator::run_args::RunArgs;
 use meetings_operator::telemetry::{Phase, Telemetry, logging, server};
 use tokio::sync::watch;
 
+/// With the `mimalloc` feature, mimalloc serves every allocation.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "meetings-operator",
