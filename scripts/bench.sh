@@ -24,7 +24,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 if [ -z "${MEETINGS_KUBE_BIN:-}" ]; then
-  MEETINGS_KUBE_BIN="$(bash scripts/kube-tools.sh | tail -n 1)"
+  MEETINGS_KUBE_BIN="$(bash scripts/kube-tools.sh --control-plane | tail -n 1)"
   export MEETINGS_KUBE_BIN
 fi
 

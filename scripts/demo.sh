@@ -28,7 +28,7 @@ esac
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 say "Building the Kubernetes tools (first time only) and the operator"
-MEETINGS_KUBE_BIN="$(bash scripts/kube-tools.sh | tail -n 1)"
+MEETINGS_KUBE_BIN="$(bash scripts/kube-tools.sh --control-plane | tail -n 1)"
 export MEETINGS_KUBE_BIN
 export PATH="$MEETINGS_KUBE_BIN:$PATH"
 cargo build --quiet --bin meetings-operator --example control_plane

@@ -23,6 +23,9 @@
 # Usage:
 #   scripts/kube-tools.sh              build what is missing, print the bin dir
 #   scripts/kube-tools.sh --print-dir  only print the bin dir (builds nothing)
+#   scripts/kube-tools.sh --control-plane  build only etcd, kube-apiserver,
+#                                      kube-controller-manager, kubectl, helm
+#                                      (what the demo and the benchmark need)
 #   scripts/kube-tools.sh --check      exit 0 if every binary is built, else 1
 set -euo pipefail
 
@@ -34,8 +37,9 @@ case "${1:-}" in
   "") ;;
   --print-dir) mode=print ;;
   --check) mode=check ;;
+  --control-plane) mode=control-plane ;;
   -h | --help)
-    sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -194,6 +198,11 @@ build kube-apiserver kube k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags"
 build kube-controller-manager kube k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_ldflags"
 build kubectl kube k8s.io/kubernetes/cmd/kubectl "$k8s_ldflags"
 build helm helm helm.sh/helm/v3/cmd/helm "$helm_ldflags"
+if [ "$mode" = control-plane ]; then
+  log "control-plane tools ready in $BIN ($((SECONDS - total_start))s)"
+  echo "$BIN"
+  exit 0
+fi
 # build_linked LINK HASHED_PREFIX MODULE_DIR PACKAGE LDFLAGS [GO_BUILD_ARGS...]
 # builds LINK-<hash of HASHED_PREFIX> and points LINK at it.
 build_linked() {
