@@ -4,8 +4,9 @@
 #   docker build -t meetings-operator:0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" .
 # scripts/image.sh builds the same image without a container engine (the
 # test node imports it); tests/image.rs checks that the two agree.
-# The binary is built for x86_64-unknown-linux-musl (fully static) and runs
-# as the non-root user 65532 on distroless/static.
+# The binary is built for x86_64-unknown-linux-musl (fully static), with
+# jemalloc as its allocator (the benchmark's choice: less CPU and RSS than
+# musl's own), and runs as the non-root user 65532 on distroless/static.
 
 ARG RUST_VERSION=1.95
 
@@ -27,7 +28,7 @@ RUN mkdir -p src simulator/src \
     && echo 'fn main() {}' > src/main.rs \
     && echo 'fn main() {}' > simulator/src/main.rs \
     && touch src/lib.rs simulator/src/lib.rs \
-    && cargo build --release --locked --target "${TARGET}" --bin meetings-operator \
+    && cargo build --release --locked --target "${TARGET}" --bin meetings-operator --features jemalloc \
     && rm -rf src
 
 # The operator itself. Sources from the build context keep their mtimes,
@@ -35,7 +36,7 @@ RUN mkdir -p src simulator/src \
 # rebuilds the crate.
 COPY src ./src
 RUN touch src/main.rs src/lib.rs \
-    && cargo build --release --locked --target "${TARGET}" --bin meetings-operator \
+    && cargo build --release --locked --target "${TARGET}" --bin meetings-operator --features jemalloc \
     && cp "target/${TARGET}/release/meetings-operator" /meetings-operator
 
 FROM gcr.io/distroless/static-debian12:nonroot

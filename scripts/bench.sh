@@ -7,8 +7,9 @@
 #
 # Usage: scripts/bench.sh [--build musl|glibc] [OPTIONS]     (bench --help lists them all)
 #   --build B          the operator build to measure: musl (default), the
-#                      static build the image ships (scripts/image.sh), or
-#                      glibc, the host's dynamic build; must come first
+#                      static build with jemalloc the image ships
+#                      (scripts/image.sh), or glibc, the host's dynamic
+#                      build; must come first
 #   --rooms N          MeetingRooms (default 1000; e.g. 10000)
 #   --latency-ms MS    latency the simulator adds to every call (default 50)
 #   --rate-limit RPS   server-side rate limit; the operator's client matches it (default 50)
@@ -35,7 +36,8 @@ if [ "${1:-}" = "--build" ]; then
 fi
 case "$build" in
   musl)
-    cargo build --release --locked --target x86_64-unknown-linux-musl --bin meetings-operator
+    cargo build --release --locked --target x86_64-unknown-linux-musl --bin meetings-operator \
+      --features jemalloc
     operator=target/x86_64-unknown-linux-musl/release/meetings-operator
     ;;
   glibc)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the operator's container image without a container engine, by the
-# Dockerfile's own steps: the same static musl build of meetings-operator,
-# assembled into an image whose runtime stage matches the Dockerfile's
+# Dockerfile's own steps: the same static musl build of meetings-operator
+# (with jemalloc), assembled into an image whose runtime stage matches the
+# Dockerfile's
 # (binary at /meetings-operator, user 65532:65532, port 8080, entrypoint
 # /meetings-operator, command `run`, the same labels, CA certificates and a
 # passwd naming nonroot, as distroless/static has). tests/image.rs fails when
@@ -54,7 +55,8 @@ EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2> /dev/null || echo 0)}"
 mkdir -p "$OUT"
 
 log "building meetings-operator for $TARGET (release)"
-cargo build --quiet --release --locked --target "$TARGET" --bin meetings-operator -p meetings-operator
+cargo build --quiet --release --locked --target "$TARGET" --bin meetings-operator -p meetings-operator \
+  --features jemalloc
 BINARY="${CARGO_TARGET_DIR:-$ROOT/target}/$TARGET/release/meetings-operator"
 
 # The Dockerfile's runtime stage, item by item.
