@@ -11,6 +11,9 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use serde_json::Value;
+use support::{images_dir, repo_root};
+
+mod support;
 
 /// What a Dockerfile's final stage says the image is.
 #[derive(Debug, Default, PartialEq)]
@@ -214,17 +217,6 @@ fn disagreements(stage: &RuntimeStage, image: &ImageArchive) -> Vec<String> {
         }
     }
     found
-}
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn images_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"))
-        .join("images")
 }
 
 /// The build arguments `scripts/image.sh` gives the labels: the crate's

@@ -17,6 +17,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -31,6 +32,7 @@ use meetings_simulator::{RunningSimulator, Simulator, SimulatorConfig};
 use serde_json::json;
 
 use support::control_plane::{ControlPlane, Options};
+use support::eventually;
 use support::isolation::{self, Role};
 use support::node::{self, NODE_ADDRESS, Node};
 
@@ -55,6 +57,8 @@ struct World {
     node: Node,
     sim: RunningSimulator,
     operator_image: String,
+    /// The simulator application's private key, for `--set-file`.
+    private_key_file: PathBuf,
 }
 
 type TestFn = fn(&'static World) -> Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -148,7 +152,7 @@ impl World {
         isolation::mask_host_dirs()?;
         node::setup_network()?;
         node::check_routes()?;
-        let images = images_dir();
+        let images = support::images_dir();
         let archive = |name: &str| images.join(format!("{name}.tar"));
         let tag = |name: &str| {
             std::fs::read_to_string(images.join(format!("{name}.tag")))
@@ -182,12 +186,18 @@ impl World {
             .start()
             .await
             .map_err(|e| format!("starting the simulator: {e}"))?;
+        let app = sim
+            .default_application()
+            .ok_or("the simulator has no default application")?;
+        let private_key_file = cp.dir().join("app.key");
+        std::fs::write(&private_key_file, &app.private_key_pem)
+            .map_err(|e| format!("writing {}: {e}", private_key_file.display()))?;
         Ok(World {
             cp,
             node,
             sim,
-
             operator_image,
+            private_key_file,
         })
     }
 
@@ -213,32 +223,16 @@ impl World {
             ])
             .args([
                 "--set-file",
-                &format!(
-                    "credentials.privateKey={}",
-                    self.private_key_file(&app.private_key_pem)?
-                ),
+                &format!("credentials.privateKey={}", self.private_key_file.display()),
             ])
             .args(["--set", "resyncPeriod=30s"])
             .args(extra);
         run_ok(&mut cmd)
     }
 
-    fn private_key_file(&self, pem: &str) -> Result<String, String> {
-        let file = self.cp.dir().join("app.key");
-        std::fs::write(&file, pem).map_err(|e| format!("writing {}: {e}", file.display()))?;
-        Ok(file.to_string_lossy().into_owned())
-    }
-
     async fn client(&self) -> kube::Client {
         self.cp.client().await
     }
-}
-
-fn images_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| support::repo_root().join("target"))
-        .join("images")
 }
 
 /// Runs a command, returning its stdout, or failing with all its output.
@@ -254,15 +248,6 @@ fn run_ok(cmd: &mut Command) -> Result<String, String> {
             String::from_utf8_lossy(&out.stderr)
         ))
     }
-}
-
-/// Polls `check` every 100 ms until it returns `Some`.
-async fn eventually<T, F, Fut>(what: &str, timeout: Duration, check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    support::eventually(what, timeout, check).await
 }
 
 /// The operator's pods, Ready or not.
@@ -637,16 +622,16 @@ async fn two_replicas_elect_one_leader_and_hand_over_when_its_pod_is_deleted(w: 
 
 /// POSTs a `session:started` callback for `room_id` through the callbacks
 /// Service, on a new connection each time; the HTTP status, or why none.
-async fn post_session_started(service_ip: &str, token: &str, room_id: &str) -> Result<u16, String> {
+async fn post_session_started(
+    http: &reqwest::Client,
+    service_ip: &str,
+    token: &str,
+    room_id: &str,
+) -> Result<u16, String> {
     let body = json!({
-        "event": "session:started", "session_id": format!("s-{}", uuid_like()),
+        "event": "session:started", "session_id": format!("s-{}", NEXT_SESSION.fetch_add(1, Ordering::Relaxed)),
         "room_id": room_id, "started_at": "2030-01-01T00:00:00Z"
     });
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| e.to_string())?;
     http.post(format!(
         "http://{service_ip}:8081/callbacks/{token}/sessions"
     ))
@@ -657,12 +642,8 @@ async fn post_session_started(service_ip: &str, token: &str, room_id: &str) -> R
     .map_err(|e| format!("{e:?}"))
 }
 
-fn uuid_like() -> String {
-    format!(
-        "{:x}",
-        Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id())
-    )
-}
+/// A new session id for every callback sent.
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
 /// The address the callbacks EndpointSlice points at.
 async fn callbacks_endpoint(client: &kube::Client) -> Option<String> {
@@ -705,6 +686,13 @@ async fn callbacks_through_the_service_reach_the_leader(w: &'static World) {
     let rooms: Api<MeetingRoom> = Api::namespaced(client.clone(), TEAM_NS);
     let room_id = remote_id(&rooms, "standup").await.expect("a room id");
 
+    // No idle connection is kept: each callback connects anew, so each is
+    // routed by kube-proxy on its own.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("an HTTP client");
     for round in ["the first leader", "the leader after a hand-over"] {
         let pods = ready_pods(&client, 2).await;
         let leader_pod = eventually(
@@ -733,7 +721,7 @@ async fn callbacks_through_the_service_reach_the_leader(w: &'static World) {
             Duration::from_secs(30),
             || async {
                 matches!(
-                    post_session_started(&service_ip, &token, &room_id).await,
+                    post_session_started(&http, &service_ip, &token, &room_id).await,
                     Ok(200..=299)
                 )
                 .then_some(())
@@ -741,7 +729,7 @@ async fn callbacks_through_the_service_reach_the_leader(w: &'static World) {
         )
         .await;
         for _ in 0..20 {
-            let status = post_session_started(&service_ip, &token, &room_id).await;
+            let status = post_session_started(&http, &service_ip, &token, &room_id).await;
             assert!(
                 matches!(status, Ok(200..=299)),
                 "a callback through the Service to {round} ({}): {status:?}",

@@ -44,6 +44,14 @@ pub fn world_behavior() -> Behavior {
     }
 }
 
+/// Where `scripts/image.sh` writes the image archives (`target/images`).
+pub fn images_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+        .join("images")
+}
+
 static CONTROL_PLANE: OnceCell<Result<ControlPlane, String>> = OnceCell::const_new();
 
 /// The control plane of this test binary, started on first use.
