@@ -27,6 +27,8 @@
 //! It prints a table and a JSON report (also written to `<out>/report.json`,
 //! next to the operator logs).
 
+#![allow(unsafe_code)] // the operator child dies with this process (prctl); clock ticks (sysconf)
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -374,7 +376,7 @@ async fn run(
     sim.reset_counters();
     let op = launch.spawn(
         &out.join("operator-restart.log"),
-        "info,meetings_operator::controller::runner=debug",
+        "info,meetings_operator::controller::finish=debug",
     )?;
     let first_call = async {
         loop {

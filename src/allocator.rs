@@ -14,6 +14,7 @@ pub const MMAP_THRESHOLD: usize = 128 * 1024;
 /// Fixes the allocator's mmap threshold at [`MMAP_THRESHOLD`]. Returns whether
 /// it took effect: always `false` on C libraries other than glibc, whose
 /// allocators do not move the threshold.
+#[allow(unsafe_code)] // one libc call, see SAFETY below
 pub fn return_large_buffers_to_the_system() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

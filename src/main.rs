@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use futures::FutureExt;
-use meetings_operator::controller::runner::{self, Stopped};
+use meetings_operator::app::{self as runner, Stopped};
 use meetings_operator::leader::{Elector, KubeLeases, LeaderState};
 use meetings_operator::run_args::RunArgs;
 use meetings_operator::telemetry::{Phase, Telemetry, logging, server};

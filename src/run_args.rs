@@ -4,11 +4,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::app::RunOptions;
 use crate::callbacks::{CallbackOptions, DEFAULT_TOKEN_SECRET, LeaderRoute, Token};
-use crate::controller::runner::RunOptions;
-use crate::controller::{SecretKey, Settings, parse_duration};
+use crate::controller::{Settings, parse_duration};
 use crate::leader::LeaseConfig;
 use crate::meetings::{ClientConfig, DEFAULT_BASE_URL, NoopObserver, RateLimit};
+use crate::services::SecretKey;
 
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).ok_or_else(|| format!("{text:?} is not a duration such as 30s, 5m or 1h"))

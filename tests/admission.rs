@@ -1,6 +1,8 @@
 //! Every admission rule of the CRDs, enforced by the real API server: schema
 //! limits, patterns and enums, the CEL rules and the create-only fields.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod support;
 
 use kube::Api;

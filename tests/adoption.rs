@@ -1,6 +1,8 @@
 //! Adoption of existing remote objects, observe-only management, and the
 //! application default theme, end to end.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 #[path = "support/operator.rs"]
 mod operator_env;
 mod support;

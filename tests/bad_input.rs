@@ -7,6 +7,8 @@
 //! The properties run `PROPTEST_CASES` cases each (64 by default) from a
 //! fixed seed, so a CI run is repeatable and short.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 #[path = "support/operator.rs"]
 mod operator_env;
 mod support;

@@ -2,6 +2,8 @@
 //! simulator driving meetings and POSTing its callbacks over real HTTP, and
 //! the operator in-process with its callback receiver.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 #[path = "support/operator.rs"]
 mod operator_env;
 #[path = "support/rss.rs"]
@@ -13,11 +15,11 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
+use meetings_operator::app::run_supervised;
 use meetings_operator::callbacks::{CallbackOptions, DEFAULT_TOKEN_SECRET};
-use meetings_operator::controller::SecretKey;
-use meetings_operator::controller::runner::run_supervised;
 use meetings_operator::crd::MeetingRoom;
 use meetings_operator::crd::room::LiveStatus;
+use meetings_operator::services::SecretKey;
 use meetings_operator::telemetry::Telemetry;
 use meetings_simulator::{ParticipantEventSpelling, RecordingReadyEvent};
 use operator_env::OperatorEnv;
@@ -610,10 +612,10 @@ mod fuzz {
     use meetings_operator::callbacks::{
         CallbackOptions, CallbackServer, KINDS, MAX_BODY_BYTES, Receiver, Token,
     };
-    use meetings_operator::controller::events::EventPublisher;
-    use meetings_operator::controller::snapshot::RoomSnapshots;
-    use meetings_operator::controller::{CredentialStore, SecretKey};
     use meetings_operator::meetings::{ClientConfig, NoopObserver};
+    use meetings_operator::services::events::EventPublisher;
+    use meetings_operator::services::snapshot::RoomSnapshots;
+    use meetings_operator::services::{CredentialStore, SecretKey};
     use meetings_operator::telemetry::{Health, Metrics, Phase};
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -649,7 +651,7 @@ mod fuzz {
                 Vec::new(),
                 Arc::new(credentials),
                 Arc::new(RoomSnapshots::default()),
-                EventPublisher::new(kube.clone(), "fuzz"),
+                Arc::new(EventPublisher::new(kube.clone(), "fuzz")),
                 health,
             ));
             let options = CallbackOptions {

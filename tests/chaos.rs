@@ -16,6 +16,8 @@
 //! (default 1) size it;
 //! `scripts/soak.sh` runs a long one.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 #[path = "support/operator.rs"]
 mod operator_env;
 #[path = "support/operator_process.rs"]

@@ -11,6 +11,8 @@
 //! started here: the `helm test` hook is rendered and validated by the API
 //! server, not run.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -2705,7 +2707,7 @@ where
 /// takes the Lease, and a MeetingTheme and a MeetingRoom become Ready and are
 /// deleted through their finalizers.
 async fn operator_runs_with_the_charts_rbac(watch_namespaces: bool) {
-    use meetings_operator::controller::FINALIZER;
+    use meetings_operator::crd::FINALIZER;
     use meetings_operator::crd::{MeetingRoom, MeetingTheme};
     use meetings_operator::leader::{Elector, KubeLeases};
     use meetings_simulator::{Simulator, SimulatorConfig};
@@ -2875,13 +2877,9 @@ async fn operator_runs_with_the_charts_rbac(watch_namespaces: bool) {
     );
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let operator = tokio::spawn(meetings_operator::controller::runner::run(
-        client,
-        options,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let operator = tokio::spawn(meetings_operator::app::run(client, options, async move {
+        let _ = stopped.await;
+    }));
 
     let labels = serde_json::json!({ "test.meetings.vonage.com/run": team });
     let themes: Api<MeetingTheme> = Api::namespaced(admin.clone(), &team);

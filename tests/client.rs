@@ -4,6 +4,8 @@
 //! (a `next` link that does not advance, unexpected statuses, recorded request headers)
 //! use a small scripted HTTP server on loopback.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 #[path = "support/rss.rs"]
 mod rss;
 use std::collections::{BTreeSet, HashSet};

@@ -5,6 +5,8 @@
 //!
 //! The unit tests at the end prove the validator rejects wrong fields and types.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 #[path = "support/spec.rs"]
 mod spec;
 

@@ -2,6 +2,8 @@
 //! established, custom resources are stored, watched and validated (CEL),
 //! finalizers and garbage collection work, and RBAC refuses what it should.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod support;
 
 use std::time::Duration;

@@ -4,6 +4,8 @@
 //! use) and by the shipped Argo CD health check run in gopher-lua (the
 //! interpreter Argo CD embeds), through `tools/health`.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 #[path = "support/operator.rs"]
 mod operator_env;
 mod support;

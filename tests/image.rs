@@ -6,6 +6,8 @@
 //! Needs `target/images/meetings-operator.tar` (run `scripts/image.sh`;
 //! `scripts/test.sh` does).
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;

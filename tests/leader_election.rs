@@ -2,6 +2,8 @@
 //! one Lease, and two operator processes handing over work when the leader
 //! is killed.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 #[path = "support/operator_process.rs"]
 mod operator_process;
 mod support;
@@ -280,7 +282,7 @@ impl OperatorProcess {
         .args(["--resync-period=30s", "--log-json"])
         .env(
             "RUST_LOG",
-            "info,meetings_operator::controller::runner=debug",
+            "info,meetings_operator::controller::finish=debug",
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -2,6 +2,8 @@
 //! control plane, the simulator's presigned storage and finalize over real
 //! HTTP, and the operator in-process.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 #[path = "support/operator.rs"]
 mod operator_env;
 mod support;
@@ -12,8 +14,8 @@ use std::time::Duration;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Patch, PatchParams, PostParams};
-use meetings_operator::controller::logos::{FinalizeFailure, finalize_failures};
-use meetings_operator::controller::png_rules::{self, LogoKind};
+use meetings_operator::controller::theme::logos::{FinalizeFailure, finalize_failures};
+use meetings_operator::controller::theme::png_rules::{self, LogoKind};
 use meetings_operator::crd::MeetingTheme;
 use meetings_operator::crd::theme::{LogoState, LogosStatus};
 use meetings_operator::meetings::{CreateTheme, LogoType, Theme};

@@ -6,12 +6,14 @@
 //! Runs in the spec-shaped world, the live world, and the live world with
 //! rooms that report the application's default theme.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::TryStreamExt;
 use jiff::{SignedDuration, Timestamp};
-use meetings_operator::controller::lost_create::LostCreate;
-use meetings_operator::controller::room_sync::create_request;
+use meetings_operator::controller::room::lost_create::LostCreate;
+use meetings_operator::controller::room::sync::create_request;
 use meetings_operator::crd::MeetingRoomSpec;
 use meetings_operator::meetings::{
     ClientConfig, CreateRoom, CreateTheme, Credentials, MeetingsClient, RateLimit,

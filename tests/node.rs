@@ -11,6 +11,8 @@
 //! Needs the tools of `scripts/kube-tools.sh` and the image archives of
 //! `scripts/image.sh` (`scripts/test.sh` builds both).
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod support;
 
 use std::future::Future;

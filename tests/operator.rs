@@ -1,6 +1,8 @@
 //! The controllers end to end: a real control plane, the simulator over real
 //! HTTP, and the operator in-process.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 #[path = "support/operator.rs"]
 mod operator_env;
 mod support;

@@ -5,6 +5,8 @@
 //! application default theme left alone. Runs in the world
 //! `MEETINGS_SIM_WORLD` picks (`scripts/test.sh` runs both).
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 #[path = "support/operator.rs"]
 mod operator_env;
 mod support;

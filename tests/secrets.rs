@@ -6,6 +6,8 @@
 //! The host URL lives only in its Secret, which is owned by its room,
 //! garbage-collected with it, and readable only through RBAC on Secrets.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 #[path = "support/operator.rs"]
 mod operator_env;
 mod support;

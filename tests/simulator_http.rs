@@ -1,6 +1,8 @@
 //! Black-box HTTP tests of the Meetings API simulator: auth, error shapes, pagination,
 //! storage uploads, faults, callbacks and the control endpoints.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

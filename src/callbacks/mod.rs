@@ -30,9 +30,9 @@ use std::net::SocketAddr;
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use kube::runtime::reflector::ObjectRef;
 
-use crate::controller::SecretKey;
 use crate::crd::MeetingRoom;
-use crate::crd::room::{MeetingRoomSpec, RoomCallbackUrls};
+use crate::crd::room::RoomCallbackUrls;
+use crate::services::SecretKey;
 
 pub use receiver::{Outcome, Receiver, Scope};
 pub use route::{LeaderRoute, RouteError};
@@ -157,34 +157,10 @@ pub fn operator_urls(base: &str, token: &Token) -> RoomCallbackUrls {
     }
 }
 
-/// The callback URLs a room should have: its own `spec.callbackUrls`, with
-/// the operator's filling the fields it leaves unset when
-/// `spec.operatorCallbacks` is true and the operator has a public URL.
-pub fn effective_urls(
-    spec: &MeetingRoomSpec,
-    operator: Option<&RoomCallbackUrls>,
-) -> Option<RoomCallbackUrls> {
-    let own = spec.callback_urls.as_deref().cloned();
-    let Some(operator) = operator.filter(|_| spec.operator_callbacks == Some(true)) else {
-        return own;
-    };
-    let own = own.unwrap_or_default();
-    Some(RoomCallbackUrls {
-        rooms_callback_url: own
-            .rooms_callback_url
-            .or_else(|| operator.rooms_callback_url.clone()),
-        sessions_callback_url: own
-            .sessions_callback_url
-            .or_else(|| operator.sessions_callback_url.clone()),
-        recordings_callback_url: own
-            .recordings_callback_url
-            .or_else(|| operator.recordings_callback_url.clone()),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crd::room::MeetingRoomSpec;
 
     fn spec(value: serde_json::Value) -> MeetingRoomSpec {
         serde_json::from_value(value).unwrap()
@@ -225,7 +201,7 @@ mod tests {
             "displayName": "x", "operatorCallbacks": true,
             "callbackUrls": {"roomsCallbackUrl": "https://mine.example/rooms"}
         }));
-        let urls = effective_urls(&with_own, Some(&operator)).unwrap();
+        let urls = with_own.effective_callback_urls(Some(&operator)).unwrap();
         assert_eq!(
             urls.rooms_callback_url.as_deref(),
             Some("https://mine.example/rooms")
@@ -238,9 +214,9 @@ mod tests {
 
         // Off, or no public URL: the spec's own URLs only.
         let off = spec(serde_json::json!({"displayName": "x", "operatorCallbacks": false}));
-        assert_eq!(effective_urls(&off, Some(&operator)), None);
+        assert_eq!(off.effective_callback_urls(Some(&operator)), None);
         assert_eq!(
-            effective_urls(&with_own, None),
+            with_own.effective_callback_urls(None),
             with_own.callback_urls.as_deref().cloned()
         );
     }

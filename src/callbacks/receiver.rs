@@ -13,22 +13,13 @@ use super::FIELD_MANAGER;
 use super::event::{Callback, Fact};
 use super::index::{Rooms, Sessions, Waiting};
 use super::state::Notice;
-use crate::controller::CredentialStore;
-use crate::controller::events::EventPublisher;
-use crate::controller::snapshot::RoomSnapshots;
 use crate::crd::MeetingRoom;
+use crate::crd::reasons::event;
 use crate::crd::room::LiveStatus;
+use crate::services::CredentialStore;
+use crate::services::events::EventPublisher;
+use crate::services::snapshot::RoomSnapshots;
 use crate::telemetry::{Health, Phase};
-
-/// Event reasons of the receiver.
-pub mod reason {
-    /// A session started in the room.
-    pub const SESSION_STARTED: &str = "SessionStarted";
-    /// A session in the room ended.
-    pub const SESSION_ENDED: &str = "SessionEnded";
-    /// A recording of the room can be downloaded.
-    pub const RECORDING_READY: &str = "RecordingReady";
-}
 
 /// The rooms of one watched scope and how to have one reconciled.
 #[derive(Clone)]
@@ -76,7 +67,7 @@ pub struct Receiver {
     scopes: Vec<Scope>,
     credentials: Arc<CredentialStore>,
     snapshots: Arc<RoomSnapshots>,
-    events: EventPublisher,
+    events: Arc<EventPublisher>,
     health: Arc<Health>,
     sessions: Mutex<Sessions>,
     waiting: Mutex<Waiting>,
@@ -95,7 +86,7 @@ impl Receiver {
         scopes: Vec<Scope>,
         credentials: Arc<CredentialStore>,
         snapshots: Arc<RoomSnapshots>,
-        events: EventPublisher,
+        events: Arc<EventPublisher>,
         health: Arc<Health>,
     ) -> Self {
         Self {
@@ -220,14 +211,14 @@ impl Receiver {
     async fn publish(&self, room: &MeetingRoom, notice: Notice) {
         let (why, note) = match notice {
             Notice::SessionStarted { session_id } => (
-                reason::SESSION_STARTED,
+                event::SESSION_STARTED,
                 format!("session {session_id} started"),
             ),
             Notice::SessionEnded {
                 session_id,
                 seconds,
             } => (
-                reason::SESSION_ENDED,
+                event::SESSION_ENDED,
                 match seconds {
                     Some(s) => format!("session {session_id} ended after {s} s"),
                     None => format!("session {session_id} ended"),
@@ -237,7 +228,7 @@ impl Receiver {
                 recording_id,
                 duration_seconds,
             } => (
-                reason::RECORDING_READY,
+                event::RECORDING_READY,
                 match duration_seconds {
                     Some(d) => format!(
                         "recording {recording_id} ({d} s) is ready; its URL is in status.live.recordings"

@@ -15,7 +15,7 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 
 use super::SetupError;
-use crate::controller::SecretKey;
+use crate::services::SecretKey;
 
 /// Key of the token in its Secret.
 pub const TOKEN_KEY: &str = "token";

@@ -15,7 +15,7 @@ use crate::crd::conditions::{READY, is_true};
 use crate::crd::{MeetingRoom, MeetingTheme};
 
 /// Drops what no reconciler reads from an object before it is cached.
-pub(super) fn prune_cached<K: Resource>(object: &mut K) {
+pub fn prune_cached<K: Resource>(object: &mut K) {
     let meta = object.meta_mut();
     meta.managed_fields = None;
     if let Some(annotations) = meta.annotations.as_mut() {
@@ -27,7 +27,7 @@ pub(super) fn prune_cached<K: Resource>(object: &mut K) {
 /// applied to the cache behind `writer` like kube's `reflector`, each event
 /// then handed to `wake` together with the object as it was cached before.
 /// This is how one watch of a kind serves both controllers.
-pub(super) fn cached<K>(
+pub fn cached<K>(
     events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
     mut writer: reflector::store::Writer<K>,
     mut wake: impl FnMut(Option<Arc<K>>, &watcher::Event<K>) + Send + 'static,
@@ -48,6 +48,33 @@ where
     })
 }
 
+/// A hash of what a change must touch to be reconciled: the generation
+/// (the spec, and the deletion mark), annotations, finalizers and the
+/// deletion timestamp. Status writes (the operator's own, the callback
+/// receiver's) pass by: the pass that wrote a status already acted on it.
+pub fn wanted_change<K: Resource>(object: &K) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let meta = object.meta();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    meta.generation.hash(&mut hasher);
+    meta.annotations.hash(&mut hasher);
+    meta.finalizers.hash(&mut hasher);
+    meta.deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// The object of a delete event: a deleted host-URL Secret is written
+/// again; its creation and updates need no reconcile.
+pub fn deleted<K>(event: watcher::Event<K>) -> Option<K> {
+    match event {
+        watcher::Event::Delete(object) => Some(object),
+        _ => None,
+    }
+}
+
 /// Sends wake-ups to a controller through its `reconcile_on` stream.
 fn send<K: Resource>(to: &UnboundedSender<ObjectRef<K>>, object: ObjectRef<K>) {
     // Only fails once that controller has stopped.
@@ -56,25 +83,37 @@ fn send<K: Resource>(to: &UnboundedSender<ObjectRef<K>>, object: ObjectRef<K>) {
 
 /// Which themes a room change concerns: their room tallies and whether they
 /// may be deleted depend on it.
-pub(super) struct ThemeWakeups {
-    pub(super) themes: Store<MeetingTheme>,
-    pub(super) send: UnboundedSender<ObjectRef<MeetingTheme>>,
-    pub(super) rooms_synced: Arc<AtomicBool>,
+pub struct ThemeWakeups {
+    /// The theme cache, to wake every theme once the room list is complete.
+    pub themes: Store<MeetingTheme>,
+    /// The theme controller's wake-up stream.
+    pub send: UnboundedSender<ObjectRef<MeetingTheme>>,
+    /// Set once the room cache holds its first complete list.
+    pub rooms_synced: Arc<AtomicBool>,
 }
 
 impl ThemeWakeups {
-    /// Wakes the room's theme, and the one it used before when that differs.
+    /// Wakes the room's theme, and the one it used before when that differs,
+    /// when the change alters what the theme reads of the room (see
+    /// [`seen_by_theme`]): a room's own status writes wake no theme.
     ///
     /// During a (re)list nothing is woken per room; once the list is complete
     /// `rooms_synced` is set and every theme is woken, since rooms that went
     /// away during a relist leave no event of their own.
-    pub(super) fn room_changed(
+    pub fn room_changed(
         &self,
         previous: Option<Arc<MeetingRoom>>,
         event: &watcher::Event<MeetingRoom>,
     ) {
         match event {
             watcher::Event::Apply(room) | watcher::Event::Delete(room) => {
+                let unchanged = matches!(event, watcher::Event::Apply(_))
+                    && previous
+                        .as_deref()
+                        .is_some_and(|before| seen_by_theme(before) == seen_by_theme(room));
+                if unchanged {
+                    return;
+                }
                 let current = theme_of(room);
                 let before = previous.and_then(|room| theme_of(&room));
                 if let Some(before) = before.filter(|b| Some(b) != current.as_ref()) {
@@ -97,20 +136,31 @@ impl ThemeWakeups {
 
 /// Which rooms a theme change concerns: those using it, unless the change
 /// cannot alter their reconcile (see [`theme_matters_to`]).
-pub(super) struct RoomWakeups {
-    pub(super) rooms: Store<MeetingRoom>,
-    pub(super) send: UnboundedSender<ObjectRef<MeetingRoom>>,
+pub struct RoomWakeups {
+    /// The room cache, to find the rooms of a theme.
+    pub rooms: Store<MeetingRoom>,
+    /// The room controller's wake-up stream.
+    pub send: UnboundedSender<ObjectRef<MeetingRoom>>,
 }
 
 impl RoomWakeups {
     /// Wakes the rooms that use the theme and need to learn of its change;
-    /// all of them when it is gone.
-    pub(super) fn theme_changed(&self, event: &watcher::Event<MeetingTheme>) {
+    /// all of them when it is gone. A change that leaves what rooms read of
+    /// the theme as it was (its room tallies) wakes none.
+    pub fn theme_changed(
+        &self,
+        previous: Option<Arc<MeetingTheme>>,
+        event: &watcher::Event<MeetingTheme>,
+    ) {
         let (theme, deleted) = match event {
             watcher::Event::Apply(theme) | watcher::Event::InitApply(theme) => (theme, false),
             watcher::Event::Delete(theme) => (theme, true),
             watcher::Event::Init | watcher::Event::InitDone => return,
         };
+        if !deleted && previous.is_some_and(|before| seen_by_rooms(&before) == seen_by_rooms(theme))
+        {
+            return;
+        }
         let theme_ref = ObjectRef::from(theme);
         for room in self.rooms.state() {
             if theme_of(&room).as_ref() == Some(&theme_ref)
@@ -123,10 +173,36 @@ impl RoomWakeups {
 }
 
 /// The theme a room uses, if any.
-pub(super) fn theme_of(room: &MeetingRoom) -> Option<ObjectRef<MeetingTheme>> {
+pub fn theme_of(room: &MeetingRoom) -> Option<ObjectRef<MeetingTheme>> {
     let namespace = room.namespace()?;
     let theme = room.spec.theme_ref.as_ref()?;
     Some(ObjectRef::new(&theme.name).within(&namespace))
+}
+
+/// What a theme's reconcile reads of a room: which theme it uses, whether
+/// it exists remotely and with which theme, and whether it is being deleted.
+fn seen_by_theme(
+    room: &MeetingRoom,
+) -> (Option<ObjectRef<MeetingTheme>>, bool, Option<&str>, bool) {
+    let status = room.status.as_ref();
+    (
+        theme_of(room),
+        status.is_some_and(|s| s.room_id.is_some()),
+        status.and_then(|s| s.theme_id.as_deref()),
+        room.metadata.deletion_timestamp.is_some(),
+    )
+}
+
+/// What a room's reconcile reads of its theme: id, readiness, application
+/// and deletion.
+fn seen_by_rooms(theme: &MeetingTheme) -> (Option<&str>, bool, Option<&str>, bool) {
+    let status = theme.status.as_ref();
+    (
+        status.and_then(|s| s.theme_id.as_deref()),
+        status.is_some_and(|s| is_true(&s.conditions, READY)),
+        status.and_then(|s| s.application_id.as_deref()),
+        theme.metadata.deletion_timestamp.is_some(),
+    )
 }
 
 /// Whether a change of `theme` can change what a reconcile of `room` does.
@@ -269,7 +345,7 @@ mod tests {
             woken,
             [
                 vec!["a"],
-                vec!["a"],
+                vec![],
                 vec!["a", "b"],
                 vec!["b"],
                 vec!["a"],
@@ -292,16 +368,22 @@ mod tests {
         let (send, receive) = unbounded();
         let wakeups = RoomWakeups { rooms, send };
         let mut deleting = theme("a", Some("id-1"));
-        deleting.metadata.deletion_timestamp = Some(crate::controller::now());
+        deleting.metadata.deletion_timestamp = Some(crate::crd::conditions::now());
+        let mut tallied = theme("a", Some("id-2"));
+        if let Some(status) = tallied.status.as_mut() {
+            status.room_count = Some(3);
+            status.rooms = vec!["settled".into()];
+        }
         let woken = woken_after_each(
             vec![
                 watcher::Event::Apply(theme("a", None)),
                 watcher::Event::Apply(theme("a", Some("id-1"))),
                 watcher::Event::Apply(theme("a", Some("id-2"))),
+                watcher::Event::Apply(tallied),
                 watcher::Event::Apply(deleting),
                 watcher::Event::Delete(theme("a", Some("id-1"))),
             ],
-            move |_, event| wakeups.theme_changed(event),
+            move |previous, event| wakeups.theme_changed(previous, event),
             receive,
         )
         .await;
@@ -311,9 +393,43 @@ mod tests {
                 vec!["settled", "waiting"],
                 vec!["waiting"],
                 vec!["settled", "waiting"],
+                vec![],
                 vec!["settled", "waiting"],
                 vec!["settled", "waiting"],
             ]
         );
+    }
+
+    #[test]
+    fn status_writes_are_not_wanted_changes_and_spec_or_metadata_changes_are() {
+        let before = room("r", Some("a"), None);
+        let mut status_only = before.clone();
+        status_only.status = Some(crate::crd::MeetingRoomStatus {
+            room_id: Some("id-9".into()),
+            ..Default::default()
+        });
+        assert_eq!(wanted_change(&before), wanted_change(&status_only));
+        let mut changes = Vec::new();
+        let mut spec = before.clone();
+        spec.metadata.generation = Some(2);
+        changes.push(spec);
+        let mut annotated = before.clone();
+        annotated.metadata.annotations =
+            Some([("meetings.vonage.com/paused".to_owned(), "true".to_owned())].into());
+        changes.push(annotated);
+        let mut finalized = before.clone();
+        finalized.metadata.finalizers = Some(vec![crate::crd::FINALIZER.to_owned()]);
+        changes.push(finalized);
+        let mut deleting = before.clone();
+        deleting.metadata.deletion_timestamp = Some(crate::crd::conditions::now());
+        changes.push(deleting);
+        for changed in changes {
+            assert_ne!(
+                wanted_change(&before),
+                wanted_change(&changed),
+                "{:?}",
+                changed.metadata
+            );
+        }
     }
 }

@@ -128,6 +128,14 @@ pub fn outcome(conditions: &[Condition]) -> (&'static str, &str) {
     )
 }
 
+/// The current time as a Kubernetes timestamp, in whole seconds: that is
+/// how the API server stores it, so a status written with it reads back
+/// equal.
+pub fn now() -> Time {
+    let now = jiff::Timestamp::now();
+    Time(jiff::Timestamp::from_second(now.as_second()).unwrap_or(now))
+}
+
 /// Finds a condition by type.
 pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)

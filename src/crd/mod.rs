@@ -1,7 +1,10 @@
 //! The custom resources: `MeetingTheme` and `MeetingRoom` (`meetings.vonage.com/v1alpha1`).
 
+pub mod annotations;
 pub mod common;
 pub mod conditions;
+pub mod managed;
+pub mod reasons;
 pub mod room;
 pub mod theme;
 
@@ -14,6 +17,12 @@ pub use theme::{MeetingTheme, MeetingThemeSpec, MeetingThemeStatus, ThemeDeletio
 
 /// API group of both resources.
 pub const GROUP: &str = "meetings.vonage.com";
+/// Finalizer guarding remote cleanup.
+pub const FINALIZER: &str = "meetings.vonage.com/cleanup";
+/// Label on Secrets holding a room's host URL.
+pub const HOST_URL_LABEL: &str = "meetings.vonage.com/host-url-of";
+/// Key of the host URL in its Secret.
+pub const HOST_URL_KEY: &str = "hostUrl";
 
 /// Every CRD of the operator with the file name it is kept under in `crds/`.
 pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {

@@ -174,6 +174,33 @@ pub struct MeetingRoomSpec {
     pub operator_callbacks: Option<bool>,
 }
 
+impl MeetingRoomSpec {
+    /// The callback URLs the room should have: its own `callbackUrls`, with
+    /// the operator's filling the fields it leaves unset when
+    /// `operatorCallbacks` is true and the operator has a public URL.
+    pub fn effective_callback_urls(
+        &self,
+        operator: Option<&RoomCallbackUrls>,
+    ) -> Option<RoomCallbackUrls> {
+        let own = self.callback_urls.as_deref().cloned();
+        let Some(operator) = operator.filter(|_| self.operator_callbacks == Some(true)) else {
+            return own;
+        };
+        let own = own.unwrap_or_default();
+        Some(RoomCallbackUrls {
+            rooms_callback_url: own
+                .rooms_callback_url
+                .or_else(|| operator.rooms_callback_url.clone()),
+            sessions_callback_url: own
+                .sessions_callback_url
+                .or_else(|| operator.sessions_callback_url.clone()),
+            recordings_callback_url: own
+                .recordings_callback_url
+                .or_else(|| operator.recordings_callback_url.clone()),
+        })
+    }
+}
+
 /// Observed state of a Meetings room.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]

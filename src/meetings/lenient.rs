@@ -62,23 +62,25 @@ pub mod opt_u64 {
 }
 
 /// `_embedded` as `{"rooms": [...]}` (the spec) or a flat array (the live service).
-pub fn embedded_rooms<'de, D>(d: D) -> Result<Vec<super::models::Room>, D::Error>
+pub fn embedded_rooms<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
 {
     use serde::Deserialize;
 
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum Embedded {
-        Flat(Vec<super::models::Room>),
+    #[serde(bound = "T: Deserialize<'de>")]
+    enum Embedded<T> {
+        Flat(Vec<T>),
         Wrapped {
             #[serde(default)]
-            rooms: Vec<super::models::Room>,
+            rooms: Vec<T>,
         },
     }
 
-    Ok(match Option::<Embedded>::deserialize(d)? {
+    Ok(match Option::<Embedded<T>>::deserialize(d)? {
         None => Vec::new(),
         Some(Embedded::Flat(rooms)) | Some(Embedded::Wrapped { rooms }) => rooms,
     })

@@ -9,8 +9,9 @@
 //! `POST /rooms` and `POST /themes` are never repeated blindly: when an attempt
 //! may have reached the server ([`ApiError::may_have_committed`]) the error is
 //! returned to the caller, who must look the object up before creating again.
-//! The operator records a creation marker before the call (a unique token in a
-//! room's `metadata`, the unique name of a theme) and searches for it first.
+//! The operator records a `pendingCreate` marker in status before the call and,
+//! when the answer is lost, recognises the room by what the service stores for
+//! the request, or the theme by its unique name, before creating again.
 
 pub mod auth;
 pub mod client;

@@ -14,11 +14,6 @@ use super::objects::ObjectsCollector;
 use crate::crd::{MeetingRoom, MeetingTheme};
 use crate::meetings::{ApiObserver, Outcome};
 
-/// `kind` label of `MeetingRoom` reconciles.
-pub const KIND_ROOM: &str = "MeetingRoom";
-/// `kind` label of `MeetingTheme` reconciles.
-pub const KIND_THEME: &str = "MeetingTheme";
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReconcileLabels {
     kind: &'static str,
@@ -187,7 +182,7 @@ impl Metrics {
     }
 
     /// Records one finished reconcile of `kind`; `error` is the reason label
-    /// of a failed one (see `controller::Error::metric_reason`).
+    /// of a failed one (a Kubernetes error, a failure's category, or the Meetings API error class).
     pub fn reconcile_finished(
         &self,
         kind: &'static str,
@@ -267,6 +262,7 @@ impl ApiObserver for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::{KIND_ROOM, KIND_THEME};
 
     fn line_value(text: &str, prefix: &str) -> Option<f64> {
         text.lines()

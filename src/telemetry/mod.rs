@@ -13,7 +13,12 @@ pub mod server;
 use std::sync::Arc;
 
 pub use health::{Health, Phase};
-pub use metrics::{KIND_ROOM, KIND_THEME, Metrics};
+pub use metrics::Metrics;
+
+/// `kind` label of `MeetingRoom` metrics.
+pub const KIND_ROOM: &str = "MeetingRoom";
+/// `kind` label of `MeetingTheme` metrics.
+pub const KIND_THEME: &str = "MeetingTheme";
 
 /// Metrics and health, shared by the controllers, the elector and the HTTP server.
 #[derive(Clone, Debug, Default)]

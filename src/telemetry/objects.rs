@@ -13,7 +13,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetri
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use super::metrics::{KIND_ROOM, KIND_THEME};
+use super::{KIND_ROOM, KIND_THEME};
 use crate::crd::conditions::{READY, RECONCILING, STALLED, SYNCED};
 use crate::crd::{MeetingRoom, MeetingTheme};
 

@@ -11,6 +11,9 @@
 //!   pipe closes (the process exited, or [`ControlPlane::shutdown`] was
 //!   called) it terminates the process groups and removes the temp dir.
 
+// Process control (sessions, signals, locks, reaping) goes through libc.
+#![allow(unsafe_code)]
+
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -18,6 +18,9 @@
 //!   sets up the node's network (loopback, the node's own address, no route
 //!   off the machine) and runs the tests.
 
+// Process control (sessions, signals, locks, reaping) goes through libc.
+#![allow(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};

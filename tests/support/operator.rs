@@ -12,12 +12,13 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Resource};
-use meetings_operator::controller::runner::{RunOptions, run};
-use meetings_operator::controller::{SecretKey, Settings};
+use meetings_operator::app::{RunOptions, run};
+use meetings_operator::controller::Settings;
 use meetings_operator::crd::{MeetingRoom, MeetingTheme};
 use meetings_operator::meetings::{
     ClientConfig, Credentials, MeetingsClient, NoopObserver, RateLimit, RetryPolicy,
 };
+use meetings_operator::services::SecretKey;
 use meetings_simulator::{AppCredentials, RunningSimulator, Simulator, SimulatorConfig};
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;

@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn a_condition_written_now_reads_back_equal() {
-        let written = crate::controller::now();
+        let written = crate::crd::conditions::now();
         let json = serde_json::to_string(&written).unwrap();
         let read: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time =
             serde_json::from_str(&json).unwrap();

@@ -1,18 +1,21 @@
-//! Wires the two controllers together for a set of namespaces and runs them.
+//! The composition root: builds the shared services, wires the two
+//! controllers and the callback receiver for a set of namespaces, and runs
+//! them.
 //!
 //! Every reconcile runs in a `reconcile` span with `kind`, `namespace` and
-//! `name`, and its result and duration are recorded in the metrics.
+//! `name`.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
+use kube::runtime::PredicateConfig;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, watcher};
 use kube::{Api, Resource};
@@ -20,18 +23,20 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::backoff::ObjectBackoff;
-use super::credentials::{CredentialStore, SecretKey};
-use super::events::EventPublisher;
-use super::logos::{self, SourceKind};
-use super::name_index::NameIndex;
-use super::snapshot::RoomSnapshots;
-use super::status_cache::{LastObserved, StatusCache, WriteBudget};
-use super::triggers::{RoomWakeups, ThemeWakeups, cached};
-use super::{Context, Error, HOST_URL_LABEL, Settings, room, theme};
 use crate::callbacks::{self, CallbackOptions, CallbackServer, ScopeHooks};
-use crate::crd::{MeetingRoom, MeetingTheme};
+use crate::controller::room::Rooms;
+use crate::controller::theme::logos::{self, SourceKind};
+use crate::controller::theme::{self, Themes};
+use crate::controller::triggers::{self, RoomWakeups, ThemeWakeups, cached};
+use crate::controller::{Services, Settings, error_policy, pipeline};
+use crate::crd::{HOST_URL_LABEL, MeetingRoom, MeetingTheme};
 use crate::meetings::{ApiObserver, ClientConfig};
+use crate::services::backoff::ObjectBackoff;
+use crate::services::events::EventPublisher;
+use crate::services::name_index::NameIndex;
+use crate::services::snapshot::RoomSnapshots;
+use crate::services::status_cache::{LastObserved, StatusCache, WriteBudget};
+use crate::services::{CredentialStore, SecretKey};
 use crate::telemetry::{KIND_ROOM, KIND_THEME, Metrics, Phase, Telemetry};
 
 /// Everything `run` needs.
@@ -71,6 +76,7 @@ struct Shared {
     credentials: Arc<CredentialStore>,
     snapshots: Arc<RoomSnapshots>,
     backoff: Arc<ObjectBackoff>,
+    events: Arc<EventPublisher>,
 }
 
 /// How [`run_supervised`] ended.
@@ -124,6 +130,10 @@ pub async fn run_supervised(
         backoff: Arc::new(ObjectBackoff::new(
             Duration::from_secs(1),
             Duration::from_secs(300),
+        )),
+        events: Arc::new(EventPublisher::new(
+            kube.clone(),
+            &options.settings.controller_name,
         )),
     };
     // Bound before the controllers start, so that rooms get its URLs.
@@ -181,7 +191,7 @@ pub async fn run_supervised(
             callback_scopes,
             shared.credentials.clone(),
             shared.snapshots.clone(),
-            EventPublisher::new(kube.clone(), &options.settings.controller_name),
+            shared.events.clone(),
             telemetry.health.clone(),
         ));
         let serving = server.serve(receiver, telemetry.metrics.clone(), shutdown.clone());
@@ -260,29 +270,6 @@ fn reconcile_span<K: Resource>(kind: &'static str, object: &K) -> tracing::Span 
     )
 }
 
-/// Runs `reconcile` in `span` and records its result and duration.
-fn observed(
-    kind: &'static str,
-    span: tracing::Span,
-    metrics: Arc<Metrics>,
-    reconcile: impl Future<Output = Result<Action, Error>> + Send + 'static,
-) -> impl Future<Output = Result<Action, Error>> + Send + 'static {
-    async move {
-        let started = Instant::now();
-        let result = reconcile.await;
-        let took = started.elapsed();
-        let error = result.as_ref().err().map(Error::metric_reason);
-        metrics.reconcile_finished(kind, error, took);
-        tracing::debug!(
-            took_ms = took.as_millis() as u64,
-            ok = error.is_none(),
-            "reconciled"
-        );
-        result
-    }
-    .instrument(span)
-}
-
 /// The two controllers of one scope and their caches.
 struct ScopeControllers<T, R> {
     theme_task: T,
@@ -337,9 +324,10 @@ fn controllers(
         cached(
             watcher(api::<MeetingTheme>(kube, ns), watch.clone()),
             theme_writer,
-            move |_, event| wake_rooms.theme_changed(event),
+            move |previous, event| wake_rooms.theme_changed(previous, event),
         )
-        .applied_objects(),
+        .applied_objects()
+        .predicate_filter(triggers::wanted_change, PredicateConfig::default()),
         themes.clone(),
     )
     .with_config(controller_config.clone());
@@ -354,13 +342,14 @@ fn controllers(
             room_writer,
             move |previous, event| wake_themes.room_changed(previous, event),
         )
-        .applied_objects(),
+        .applied_objects()
+        .predicate_filter(triggers::wanted_change, PredicateConfig::default()),
         rooms.clone(),
     )
     .with_config(controller_config);
 
-    // The host-URL Secrets trigger their rooms; their names are kept so that
-    // a reconcile knows the Secret exists without reading it.
+    // A deleted host-URL Secret triggers its room; the names are kept so
+    // that a reconcile knows the Secret exists without reading it.
     let host_url_secrets = NameIndex::default();
     let index = host_url_secrets.clone();
     let host_url_secret_events = watcher(
@@ -368,26 +357,32 @@ fn controllers(
         watcher::Config::default().labels(HOST_URL_LABEL),
     )
     .inspect_ok(move |event| index.apply(event))
-    .touched_objects();
+    .try_filter_map(|event| std::future::ready(Ok(triggers::deleted(event))));
 
-    let context = Arc::new(Context {
+    let services = Services {
         kube: kube.clone(),
         credentials: shared.credentials.clone(),
         snapshots: shared.snapshots.clone(),
         backoff: shared.backoff.clone(),
-        events: EventPublisher::new(kube.clone(), &options.settings.controller_name),
+        events: shared.events.clone(),
         settings: options.settings.clone(),
-        callback_urls: callback_hooks.urls,
+        metrics: metrics.clone(),
         themes: themes.clone(),
         rooms: rooms.clone(),
-        rooms_synced,
+    };
+    let room_kind = Arc::new(Rooms {
+        services: services.clone(),
+        statuses: StatusCache::new(Duration::from_secs(60)),
+        callback_urls: callback_hooks.urls,
         host_url_secrets,
-        room_statuses: StatusCache::new(Duration::from_secs(60)),
-        theme_statuses: StatusCache::new(Duration::from_secs(60)),
+    });
+    let theme_kind = Arc::new(Themes {
+        services,
+        statuses: StatusCache::new(Duration::from_secs(60)),
+        rooms_synced,
         observed: LastObserved::default(),
-        theme_writes: WriteBudget::new(theme::TALLY_BURST, theme::TALLY_INTERVAL),
+        tally_writes: WriteBudget::new(theme::TALLY_BURST, theme::TALLY_INTERVAL),
         logo_rejections: logos::Rejections::default(),
-        metrics: metrics.clone(),
     });
 
     let room_task = room_controller
@@ -396,15 +391,12 @@ fn controllers(
         .reconcile_on(callback_hooks.reconcile_requests)
         .graceful_shutdown_on(shutdown.clone())
         .run(
-            {
-                let metrics = metrics.clone();
-                move |room: Arc<MeetingRoom>, ctx| {
-                    let span = reconcile_span(KIND_ROOM, room.as_ref());
-                    observed(KIND_ROOM, span, metrics.clone(), room::reconcile(room, ctx))
-                }
+            |room: Arc<MeetingRoom>, rooms| {
+                let span = reconcile_span(KIND_ROOM, room.as_ref());
+                pipeline::reconcile(room, rooms).instrument(span)
             },
-            room::error_policy,
-            context.clone(),
+            error_policy,
+            room_kind,
         )
         .for_each(|result| async move {
             if let Err(error) = result {
@@ -437,20 +429,12 @@ fn controllers(
         )
         .graceful_shutdown_on(shutdown)
         .run(
-            {
-                let metrics = metrics.clone();
-                move |theme: Arc<MeetingTheme>, ctx| {
-                    let span = reconcile_span(KIND_THEME, theme.as_ref());
-                    observed(
-                        KIND_THEME,
-                        span,
-                        metrics.clone(),
-                        theme::reconcile(theme, ctx),
-                    )
-                }
+            |theme: Arc<MeetingTheme>, themes| {
+                let span = reconcile_span(KIND_THEME, theme.as_ref());
+                pipeline::reconcile(theme, themes).instrument(span)
             },
-            theme::error_policy,
-            context,
+            error_policy,
+            theme_kind,
         )
         .for_each(|result| async move {
             if let Err(error) = result {

@@ -10,14 +10,25 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Error, HOST_URL_KEY, HOST_URL_LABEL};
+use crate::crd::{HOST_URL_KEY, HOST_URL_LABEL};
+
+/// Why a Kubernetes write failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The API server refused or could not be reached.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The object lacks a field the write needs.
+    #[error("object has no {0}")]
+    MissingField(&'static str),
+}
 
 /// Field manager of every write.
 pub const MANAGER: &str = "meetings-operator";
 
 /// Replaces the object's status with `status` (server-side apply, so fields
 /// no longer sent are removed).
-pub async fn write_status<K, S>(api: &Api<K>, object: &K, status: &S) -> Result<(), Error>
+pub async fn write_status<K, S>(api: &Api<K>, object: &K, status: &S) -> Result<(), WriteError>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
     S: Serialize,
@@ -37,7 +48,7 @@ where
 }
 
 /// Adds `finalizer` unless present (optimistic concurrency on resourceVersion).
-pub async fn add_finalizer<K>(api: &Api<K>, object: &K, finalizer: &str) -> Result<(), Error>
+pub async fn add_finalizer<K>(api: &Api<K>, object: &K, finalizer: &str) -> Result<(), WriteError>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -50,7 +61,11 @@ where
 }
 
 /// Removes `finalizer` if present.
-pub async fn remove_finalizer<K>(api: &Api<K>, object: &K, finalizer: &str) -> Result<(), Error>
+pub async fn remove_finalizer<K>(
+    api: &Api<K>,
+    object: &K,
+    finalizer: &str,
+) -> Result<(), WriteError>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -66,7 +81,11 @@ where
     patch_finalizers(api, object, finalizers).await
 }
 
-async fn patch_finalizers<K>(api: &Api<K>, object: &K, finalizers: Vec<String>) -> Result<(), Error>
+async fn patch_finalizers<K>(
+    api: &Api<K>,
+    object: &K,
+    finalizers: Vec<String>,
+) -> Result<(), WriteError>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -105,22 +124,28 @@ pub async fn write_host_url_secret<K>(
     kube: &kube::Client,
     owner: &K,
     host_url: &str,
-) -> Result<String, Error>
+) -> Result<String, WriteError>
 where
     K: Resource<DynamicType = ()>,
 {
-    let namespace = owner.namespace().ok_or(Error::MissingField("namespace"))?;
+    let namespace = owner
+        .namespace()
+        .ok_or(WriteError::MissingField("namespace"))?;
     let owner_name = owner
         .meta()
         .name
         .clone()
-        .ok_or(Error::MissingField("name"))?;
+        .ok_or(WriteError::MissingField("name"))?;
     let name = host_url_secret_name(&owner_name);
     let owner_ref = OwnerReference {
         api_version: K::api_version(&()).into_owned(),
         kind: K::kind(&()).into_owned(),
         name: owner_name.clone(),
-        uid: owner.meta().uid.clone().ok_or(Error::MissingField("uid"))?,
+        uid: owner
+            .meta()
+            .uid
+            .clone()
+            .ok_or(WriteError::MissingField("uid"))?,
         controller: Some(true),
         block_owner_deletion: Some(true),
     };
@@ -154,7 +179,7 @@ pub async fn host_url_secret_exists(
     kube: &kube::Client,
     namespace: &str,
     name: &str,
-) -> Result<bool, Error> {
+) -> Result<bool, WriteError> {
     let api: Api<Secret> = Api::namespaced(kube.clone(), namespace);
     Ok(api.get_metadata_opt(name).await?.is_some())
 }

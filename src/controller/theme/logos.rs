@@ -20,38 +20,28 @@ use std::sync::{Mutex, PoisonError};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
-use super::Ctx;
 use super::png_rules::{self, LogoKind};
+use crate::controller::outcome::Next;
 use crate::crd::common::{KeySelector, ManagementPolicy};
-use crate::crd::conditions::{SYNCED, condition, find};
+use crate::crd::conditions::{SYNCED, condition, find, now};
+use crate::crd::reasons::{condition as reasons, event};
 use crate::crd::theme::{LogoSource, LogoState, LogosStatus, ThemeLogos};
 use crate::crd::{MeetingTheme, MeetingThemeStatus};
 use crate::meetings::{ApiError, LogoType, MeetingsClient, Theme};
+use crate::services::events::EventPublisher;
 
-/// Reasons of the `Synced=False` condition a logo problem sets (`Ready` is
-/// left alone: the theme itself exists and matches).
-pub mod reasons {
-    /// An image breaks a rule, locally or as the API reported at finalize.
-    pub const INVALID_LOGO: &str = "InvalidLogo";
-    /// The ConfigMap, Secret or key an image should come from does not exist.
-    pub const SOURCE_NOT_FOUND: &str = "LogoSourceNotFound";
-    /// The ConfigMap or Secret could not be read; retried.
-    pub const SOURCE_UNREADABLE: &str = "LogoSourceUnreadable";
-    /// Upload or finalize failed in a way a retry may fix; retried with backoff.
-    pub const UPLOAD_FAILED: &str = "LogoUploadFailed";
-}
-
-/// Event reasons of logo work.
-pub mod events {
-    /// Logos were uploaded and finalized.
-    pub const UPLOADED: &str = "LogosUploaded";
-    /// Logos could not be uploaded; the note says which and why.
-    pub const PROBLEM: &str = "LogoProblem";
+/// What the logo work reads and writes beside the theme.
+pub struct LogoContext<'a> {
+    /// Kubernetes client, to read the ConfigMaps and Secrets.
+    pub kube: &'a kube::Client,
+    /// Event publisher.
+    pub events: &'a EventPublisher,
+    /// Images the API refused.
+    pub rejections: &'a Rejections,
 }
 
 /// One logo slot of a theme.
@@ -353,8 +343,8 @@ impl Problem {
 
     fn source(label: &str, error: &SourceError) -> Self {
         let (reason, retry) = match error {
-            SourceError::Read { .. } => (reasons::SOURCE_UNREADABLE, true),
-            _ => (reasons::SOURCE_NOT_FOUND, false),
+            SourceError::Read { .. } => (reasons::LOGO_SOURCE_UNREADABLE, true),
+            _ => (reasons::LOGO_SOURCE_NOT_FOUND, false),
         };
         Self {
             reason,
@@ -365,7 +355,7 @@ impl Problem {
 
     fn upload(message: String) -> Self {
         Self {
-            reason: reasons::UPLOAD_FAILED,
+            reason: reasons::LOGO_UPLOAD_FAILED,
             message,
             retry: true,
         }
@@ -392,9 +382,9 @@ impl LogoSync {
     fn reason(&self) -> Option<&'static str> {
         [
             reasons::INVALID_LOGO,
-            reasons::SOURCE_NOT_FOUND,
-            reasons::SOURCE_UNREADABLE,
-            reasons::UPLOAD_FAILED,
+            reasons::LOGO_SOURCE_NOT_FOUND,
+            reasons::LOGO_SOURCE_UNREADABLE,
+            reasons::LOGO_UPLOAD_FAILED,
         ]
         .into_iter()
         .find(|r| self.problems.iter().any(|p| p.reason == *r))
@@ -408,28 +398,18 @@ impl LogoSync {
             .join("; ")
     }
 
-    /// Applies the outcome to a status the theme reconciler has marked
+    /// Folds the outcome into a status the theme report has marked
     /// ready: a problem turns `Synced` False (naming each image and rule)
-    /// and, when a retry may fix it, requeues with the theme's backoff.
-    pub fn apply(
-        self,
-        theme: &MeetingTheme,
-        ctx: &Ctx,
-        mut status: MeetingThemeStatus,
-        action: Action,
-    ) -> (MeetingThemeStatus, Action) {
-        let backoff_key = super::theme::key(theme);
+    /// and, when a retry may fix it, asks for the theme's backoff.
+    pub fn fold(self, theme: &MeetingTheme, status: &mut MeetingThemeStatus) -> Next {
         let Some(reason) = self.reason() else {
-            if self.uploaded {
-                ctx.backoff.reset(&backoff_key);
-            }
-            return (status, action);
+            return Next::Resync;
         };
         let message = self.message();
         let since = self
             .previous
             .filter(|c| c.status == "False")
-            .map_or_else(super::now, |c| c.last_transition_time);
+            .map_or_else(now, |c| c.last_transition_time);
         let synced = condition(
             SYNCED,
             false,
@@ -440,12 +420,11 @@ impl LogoSync {
         );
         status.conditions.retain(|c| c.type_ != SYNCED);
         status.conditions.push(synced);
-        let action = if self.problems.iter().any(|p| p.retry) {
-            Action::requeue(ctx.backoff.next_delay(&backoff_key))
+        if self.problems.iter().any(|p| p.retry) {
+            Next::Backoff
         } else {
-            action
-        };
-        (status, action)
+            Next::Resync
+        }
     }
 }
 
@@ -475,7 +454,7 @@ fn is_current(state: Option<&LogoState>, sha256: &str, remote_key: Option<Option
 /// Does nothing for `ObserveOnly` themes.
 pub async fn sync(
     theme: &MeetingTheme,
-    ctx: &Ctx,
+    ctx: &LogoContext<'_>,
     client: &MeetingsClient,
     theme_id: &str,
     status: &mut MeetingThemeStatus,
@@ -497,11 +476,11 @@ pub async fn sync(
         let Some(source) = slot.source(&wanted) else {
             // The API cannot remove a logo: the remote one stays.
             *slot.state(&mut recorded) = None;
-            ctx.logo_rejections.forget(&uid, slot);
+            ctx.rejections.forget(&uid, slot);
             continue;
         };
         let label = label(slot, source);
-        let bytes = match read_source(&ctx.kube, &namespace, source).await {
+        let bytes = match read_source(ctx.kube, &namespace, source).await {
             Ok(bytes) => bytes,
             Err(error) => {
                 outcome.problems.push(Problem::source(&label, &error));
@@ -518,7 +497,7 @@ pub async fn sync(
             }
             continue;
         }
-        if let Some(message) = ctx.logo_rejections.refused(&uid, slot, &sha256) {
+        if let Some(message) = ctx.rejections.refused(&uid, slot, &sha256) {
             outcome.problems.push(Problem::invalid(message));
             continue;
         }
@@ -556,7 +535,7 @@ pub async fn sync(
         .is_some_and(|c| c.status == "False" && c.message == message);
     if !outcome.is_ok() && !reported {
         ctx.events
-            .warning(theme, events::PROBLEM, "UploadLogos", message)
+            .warning(theme, event::LOGO_PROBLEM, "UploadLogos", message)
             .await;
     }
     outcome
@@ -564,7 +543,7 @@ pub async fn sync(
 
 /// What uploading the logos of one theme needs.
 struct Uploader<'a> {
-    ctx: &'a Ctx,
+    ctx: &'a LogoContext<'a>,
     client: &'a MeetingsClient,
     theme: &'a MeetingTheme,
     theme_id: &'a str,
@@ -648,14 +627,14 @@ impl Uploader<'_> {
                 key: key.map(str::to_owned),
                 url: url.map(str::to_owned),
             });
-            ctx.logo_rejections.forget(uid, image.slot);
+            ctx.rejections.forget(uid, image.slot);
         }
         outcome.uploaded = true;
         let slots: Vec<&str> = uploaded.iter().map(|(_, i)| i.slot.name()).collect();
         ctx.events
             .normal(
                 theme,
-                events::UPLOADED,
+                event::LOGOS_UPLOADED,
                 "UploadLogos",
                 format!("uploaded and finalized logos {}", slots.join(", ")),
             )
@@ -697,7 +676,7 @@ impl Uploader<'_> {
                     image.label,
                     properties.join(", ")
                 );
-                ctx.logo_rejections
+                ctx.rejections
                     .remember(uid, image.slot, &image.sha256, &message);
                 outcome.problems.push(Problem::invalid(message));
             }

@@ -11,8 +11,8 @@ pub const PAUSED: &str = "meetings.vonage.com/paused";
 /// Any new value reconciles the object at once, past backoff and past a
 /// rejection that would otherwise wait for a spec change.
 pub const RECONCILE_REQUESTED_AT: &str = "meetings.vonage.com/reconcile-requested-at";
-/// Condition reason while the object is paused.
-pub const PAUSED_REASON: &str = "Paused";
+/// Overrides the resync period of one object (e.g. `30s`, `10m`).
+pub const RESYNC_PERIOD: &str = "meetings.vonage.com/resync-period";
 
 fn value<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
     meta.annotations.as_ref()?.get(key).map(String::as_str)
@@ -43,7 +43,7 @@ pub fn mark_paused(
         condition(
             type_,
             false,
-            PAUSED_REASON,
+            crate::crd::reasons::condition::PAUSED,
             message.clone(),
             generation,
             now.clone(),

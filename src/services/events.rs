@@ -1,37 +1,7 @@
-//! Kubernetes Events with fixed reasons; failures to publish are logged, never fatal.
+//! Kubernetes Events with the reasons of [`crate::crd::reasons::event`]; failures to publish are logged, never fatal.
 
 use kube::Resource;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-
-/// Fixed event reasons.
-pub mod reason {
-    /// A remote object was created.
-    pub const CREATED: &str = "Created";
-    /// A lost create was found and adopted instead of creating again.
-    pub const RECOVERED: &str = "CreateRecovered";
-    /// The spec changed and the remote object was updated.
-    pub const UPDATED: &str = "Updated";
-    /// The remote object drifted and was corrected.
-    pub const DRIFT_CORRECTED: &str = "DriftCorrected";
-    /// The remote object was deleted.
-    pub const DELETED: &str = "Deleted";
-    /// The remote object was left in place on deletion.
-    pub const ORPHANED: &str = "Orphaned";
-    /// A room was set to expire on deletion.
-    pub const EXPIRED: &str = "ExpirySet";
-    /// Deletion waits for users of a theme.
-    pub const DELETION_BLOCKED: &str = "DeletionBlocked";
-    /// The remote room vanished and was created again.
-    pub const RECREATED: &str = "Recreated";
-    /// A call failed with an answer retrying cannot fix.
-    pub const REJECTED: &str = "Rejected";
-    /// Credentials are missing or wrong.
-    pub const CREDENTIALS: &str = "CredentialsInvalid";
-    /// An existing remote object was adopted.
-    pub const ADOPTED: &str = "Adopted";
-    /// The theme was made the application default.
-    pub const DEFAULT_SET: &str = "DefaultThemeSet";
-}
 
 /// Publishes events for our objects.
 ///

@@ -69,7 +69,7 @@ pub fn expiry(spec: &MeetingRoomSpec) -> Result<Option<Timestamp>, SpecError> {
 }
 
 /// The `POST /rooms` body for a spec, its resolved theme and its effective
-/// callback URLs (see [`crate::callbacks::effective_urls`]).
+/// callback URLs (see [`crate::crd::MeetingRoomSpec::effective_callback_urls`]).
 pub fn create_request(
     spec: &MeetingRoomSpec,
     theme_id: Option<&str>,

@@ -1,0 +1,102 @@
+//! Operator-wide behaviour of the controllers: resync period, jitter, concurrency.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::crd::annotations::RESYNC_PERIOD;
+
+/// Operator-wide behaviour.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Base period between two observations of a remote object.
+    pub resync: Duration,
+    /// Fraction of the period added at random, so resyncs spread out.
+    pub resync_jitter: f64,
+    /// Concurrent reconciles per kind (0 = unlimited).
+    pub concurrency: u16,
+    /// Name used as the reporting controller of events.
+    pub controller_name: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            resync: Duration::from_secs(300),
+            resync_jitter: 0.1,
+            concurrency: 8,
+            controller_name: "meetings-operator".to_owned(),
+        }
+    }
+}
+
+impl Settings {
+    /// The jittered delay until the next resync of an object, honouring its annotation.
+    pub fn resync_after(
+        &self,
+        annotations: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> Duration {
+        let base = annotations
+            .and_then(|a| a.get(RESYNC_PERIOD))
+            .and_then(|v| parse_duration(v))
+            .unwrap_or(self.resync);
+        let jitter = base.mul_f64(self.resync_jitter.clamp(0.0, 1.0) * rand::rng().random::<f64>());
+        base + jitter
+    }
+}
+
+/// Parses `90`, `90s`, `15m`, `2h` into a duration.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: u64 = number.parse().ok()?;
+    let secs = match unit {
+        "s" => value,
+        "m" => value.checked_mul(60)?,
+        "h" => value.checked_mul(3600)?,
+        _ => return None,
+    };
+    (secs > 0).then(|| Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        for bad in ["", "0s", "5d", "m", "-1s"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn resync_is_jittered_and_overridden_per_object() {
+        let settings = Settings {
+            resync: Duration::from_secs(100),
+            resync_jitter: 0.1,
+            ..Settings::default()
+        };
+        let delays: Vec<Duration> = (0..200).map(|_| settings.resync_after(None)).collect();
+        assert!(
+            delays
+                .iter()
+                .all(|d| *d >= Duration::from_secs(100) && *d <= Duration::from_secs(110))
+        );
+        assert!(delays.iter().any(|d| *d != delays[0]), "jittered");
+        let annotations =
+            std::collections::BTreeMap::from([(RESYNC_PERIOD.to_owned(), "10s".to_owned())]);
+        let overridden = settings.resync_after(Some(&annotations));
+        assert!(overridden >= Duration::from_secs(10) && overridden <= Duration::from_secs(11));
+        let invalid =
+            std::collections::BTreeMap::from([(RESYNC_PERIOD.to_owned(), "soon".to_owned())]);
+        assert!(settings.resync_after(Some(&invalid)) >= Duration::from_secs(100));
+    }
+}

@@ -1,0 +1,785 @@
+//! A shared, page-by-page snapshot of each application's remote rooms.
+//!
+//! Observing rooms one GET at a time costs one call per room per resync; one
+//! listing costs `ceil(rooms / page size)` calls and answers every reconcile of
+//! that application until it is older than the allowed age. Concurrent
+//! reconciles that find the snapshot stale wait for one refresh instead of
+//! each listing again. Rooms this operator created or changed since the
+//! listing are kept in an overlay, so its own writes never force a re-read.
+//!
+//! Host URLs are credentials, re-issued on every read: the snapshot keeps
+//! none. The rare reconcile that needs one (its Secret is gone) reads the room.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+
+use crate::meetings::{ApiError, MeetingsClient, Room, RoomScope};
+
+/// Rooms by id from one listing.
+type Listing = Arc<HashMap<String, Arc<Room>>>;
+
+#[derive(Default)]
+struct Slot {
+    listing: Option<(Instant, Listing)>,
+    overlay: HashMap<String, (Instant, Arc<Room>)>,
+    refresh: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Slot {
+    /// The slot's listing, newer than or the same as `validated` (a caller's
+    /// fresh listing) and the one its overlay was pruned for; `validated`
+    /// while a refresh is under way, when the overlay still holds every
+    /// write since `validated` was taken.
+    fn current_or<'a>(&'a self, validated: &'a Listing) -> &'a Listing {
+        self.listing.as_ref().map_or(validated, |(_, rooms)| rooms)
+    }
+}
+
+/// Snapshots of remote rooms per application id.
+#[derive(Default)]
+pub struct RoomSnapshots {
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+/// `room` without its host URL.
+fn without_host_url(mut room: Room) -> Room {
+    room.links.host_url = None;
+    room
+}
+
+/// How old a snapshot may be for one question.
+#[derive(Clone, Copy, Debug)]
+pub struct Freshness {
+    /// Oldest acceptable listing.
+    pub max_age: Duration,
+    /// The listing must have started after this moment, when set.
+    pub not_before: Option<Instant>,
+}
+
+impl RoomSnapshots {
+    /// The room with `room_id` as last listed or written, from a listing that
+    /// satisfies `freshness`. `None` means the listing did not contain it.
+    pub async fn room(
+        &self,
+        client: &MeetingsClient,
+        room_id: &str,
+        freshness: Freshness,
+    ) -> Result<Option<Arc<Room>>, ApiError> {
+        let validated = self.ensure_fresh(client, freshness).await?;
+        let slots = self.lock();
+        let Some(slot) = slots.get(client.application_id()) else {
+            return Ok(validated.get(room_id).cloned());
+        };
+        Ok(slot
+            .overlay
+            .get(room_id)
+            .map(|(_, room)| room)
+            .or_else(|| slot.current_or(&validated).get(room_id))
+            .cloned())
+    }
+
+    /// Every room of the application matching `predicate`, from a listing
+    /// that satisfies `freshness`.
+    pub async fn find(
+        &self,
+        client: &MeetingsClient,
+        freshness: Freshness,
+        predicate: impl Fn(&Room) -> bool,
+    ) -> Result<Vec<Arc<Room>>, ApiError> {
+        let validated = self.ensure_fresh(client, freshness).await?;
+        let slots = self.lock();
+        let Some(slot) = slots.get(client.application_id()) else {
+            return Ok(validated
+                .values()
+                .filter(|room| predicate(room))
+                .cloned()
+                .collect());
+        };
+        let mut found: HashMap<&str, Arc<Room>> = HashMap::new();
+        for (id, room) in slot.current_or(&validated).iter() {
+            if predicate(room) {
+                found.insert(id.as_str(), room.clone());
+            }
+        }
+        for (id, (_, room)) in &slot.overlay {
+            found.remove(id.as_str());
+            if predicate(room) {
+                found.insert(id.as_str(), room.clone());
+            }
+        }
+        Ok(found.into_values().collect())
+    }
+
+    /// Records a room this operator just created, changed or read.
+    pub fn record(&self, application_id: &str, room: Room) {
+        let mut slots = self.lock();
+        let slot = slots.entry(application_id.to_owned()).or_default();
+        slot.overlay.insert(
+            room.id.clone(),
+            (Instant::now(), Arc::new(without_host_url(room))),
+        );
+    }
+
+    /// A listing that satisfies `freshness`, read now unless one is held.
+    async fn ensure_fresh(
+        &self,
+        client: &MeetingsClient,
+        freshness: Freshness,
+    ) -> Result<Listing, ApiError> {
+        let app = client.application_id().to_owned();
+        let fresh_listing = |slot: &Slot| {
+            slot.listing
+                .as_ref()
+                .filter(|(taken_at, _)| {
+                    taken_at.elapsed() <= freshness.max_age
+                        && freshness.not_before.is_none_or(|t| *taken_at >= t)
+                })
+                .map(|(_, rooms)| rooms.clone())
+        };
+        let refresh = {
+            let mut slots = self.lock();
+            let slot = slots.entry(app.clone()).or_default();
+            if let Some(listing) = fresh_listing(slot) {
+                return Ok(listing);
+            }
+            slot.refresh.clone()
+        };
+        let _single_flight = refresh.lock().await;
+        {
+            let mut slots = self.lock();
+            if let Some(listing) = slots.get(&app).and_then(fresh_listing) {
+                return Ok(listing);
+            }
+            // Stale for this caller: let it go before the new listing is
+            // read, so that two listings (10,000 rooms each) are never held
+            // at once. Readers holding it keep their copy (see `current_or`).
+            if let Some(slot) = slots.get_mut(&app) {
+                slot.listing = None;
+            }
+        }
+        let started = Instant::now();
+        let rooms: HashMap<String, Arc<Room>> = client
+            .rooms(RoomScope::All)
+            .map_ok(|room| (room.id.clone(), Arc::new(without_host_url(room))))
+            .try_collect()
+            .await?;
+        let listing = Arc::new(rooms);
+        let mut slots = self.lock();
+        let slot = slots.entry(app).or_default();
+        slot.listing = Some((started, listing.clone()));
+        // Keep writes recorded while the listing was running: it may predate them.
+        slot.overlay
+            .retain(|_, (recorded_at, _)| *recorded_at >= started);
+        Ok(listing)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The freshness and overlay rules against the simulator's API, with the
+    //! slot's private state used only to age a listing, to see whether a
+    //! refresh is under way, and to reproduce the window 7b4848b closed.
+
+    use std::future::Future;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Context, Wake, Waker};
+
+    use meetings_simulator::{AppCredentials, FaultKind, FaultSpec, RunningSimulator, Simulator};
+
+    use super::*;
+    use crate::meetings::{ClientConfig, CreateRoom, Credentials, RateLimit, RetryPolicy};
+
+    /// A question content with any listing of the last five minutes.
+    const LAX: Freshness = Freshness {
+        max_age: Duration::from_secs(300),
+        not_before: None,
+    };
+    /// Older than [`LAX`] accepts.
+    const TEN_MINUTES: Duration = Duration::from_secs(600);
+
+    fn client(sim: &RunningSimulator, app: &AppCredentials) -> MeetingsClient {
+        let config = ClientConfig {
+            base_url: sim.base_url(),
+            request_timeout: Duration::from_secs(10),
+            rate_limit: RateLimit {
+                per_second: 0.0,
+                burst: 1,
+            },
+            // One attempt: a fault answers the question instead of a retry.
+            retry: RetryPolicy {
+                max_attempts: 1,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(1),
+            },
+            ..ClientConfig::default()
+        };
+        let credentials = Credentials::new(&app.application_id, app.private_key_pem.as_bytes())
+            .expect("simulator credentials");
+        MeetingsClient::new(config, credentials).expect("client")
+    }
+
+    struct World {
+        sim: RunningSimulator,
+        client: MeetingsClient,
+        snapshots: Arc<RoomSnapshots>,
+    }
+
+    impl World {
+        async fn start() -> Self {
+            let sim = Simulator::builder().start().await.expect("simulator");
+            let app = sim.default_application().expect("default application");
+            let client = client(&sim, &app);
+            Self {
+                sim,
+                client,
+                snapshots: Arc::default(),
+            }
+        }
+
+        fn app(&self) -> &str {
+            self.client.application_id()
+        }
+
+        /// Pages of `getRooms` served so far (one per listing: every test
+        /// stays under one page).
+        fn listings(&self) -> u64 {
+            self.sim.counters().operation("getRooms")
+        }
+
+        /// A room created through the API, not recorded in the snapshot.
+        async fn create(&self, name: &str) -> Room {
+            self.client
+                .create_room(&CreateRoom {
+                    display_name: name.into(),
+                    ..CreateRoom::default()
+                })
+                .await
+                .expect("create room")
+        }
+
+        async fn room(&self, id: &str, freshness: Freshness) -> Option<Arc<Room>> {
+            self.snapshots
+                .room(&self.client, id, freshness)
+                .await
+                .expect("snapshot room")
+        }
+
+        /// Display names of every room `find` answers, sorted.
+        async fn names(&self, freshness: Freshness) -> Vec<String> {
+            let mut names: Vec<String> = self
+                .snapshots
+                .find(&self.client, freshness, |_| true)
+                .await
+                .expect("snapshot find")
+                .iter()
+                .map(|room| room.display_name.clone())
+                .collect();
+            names.sort();
+            names
+        }
+
+        /// Makes the held listing look `by` older than it is.
+        fn age_listing(&self, by: Duration) {
+            let mut slots = self.snapshots.lock();
+            let (taken_at, _) = slots
+                .get_mut(self.app())
+                .and_then(|slot| slot.listing.as_mut())
+                .expect("a held listing");
+            *taken_at = taken_at.checked_sub(by).expect("uptime above the age");
+        }
+
+        fn holds_listing(&self) -> bool {
+            self.snapshots
+                .lock()
+                .get(self.app())
+                .is_some_and(|slot| slot.listing.is_some())
+        }
+
+        fn overlay_ids(&self) -> Vec<String> {
+            let slots = self.snapshots.lock();
+            let mut ids: Vec<String> = slots
+                .get(self.app())
+                .map(|slot| slot.overlay.keys().cloned().collect())
+                .unwrap_or_default();
+            ids.sort();
+            ids
+        }
+
+        fn refresh_lock(&self) -> Arc<tokio::sync::Mutex<()>> {
+            self.snapshots
+                .lock()
+                .entry(self.app().to_owned())
+                .or_default()
+                .refresh
+                .clone()
+        }
+
+        /// Waits until some task holds the refresh lock (is listing). On the
+        /// tests' single-threaded runtime that task has then also dropped the
+        /// stale listing and noted when its listing started: all of that
+        /// happens in the poll that took the lock.
+        async fn refresh_under_way(&self) {
+            let refresh = self.refresh_lock();
+            for _ in 0..500 {
+                if refresh.try_lock().is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            panic!("no refresh started");
+        }
+
+        /// Every `getRooms` waits `ms` before it is answered.
+        fn slow_listings(&self, ms: u64) {
+            self.sim.faults().add(FaultSpec::new(
+                "getRooms",
+                FaultKind::Latency {
+                    fixed_ms: ms,
+                    jitter_ms: 0,
+                },
+            ));
+        }
+    }
+
+    /// A room only this operator knows of (never on the API).
+    fn written(id: &str) -> Room {
+        Room {
+            id: id.into(),
+            display_name: id.into(),
+            ..Room::default()
+        }
+    }
+
+    fn sorted(names: &[&str]) -> Vec<String> {
+        let mut names: Vec<String> = names.iter().map(|&n| n.to_owned()).collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_fresh_listing_answers_without_another_call() {
+        let w = World::start().await;
+        let a = w.create("a").await;
+        let b = w.create("b").await;
+
+        assert_eq!(
+            w.room(&a.id, LAX).await.expect("a listed").display_name,
+            "a"
+        );
+        assert_eq!(w.listings(), 1);
+        assert_eq!(
+            w.room(&b.id, LAX).await.expect("b listed").display_name,
+            "b"
+        );
+        assert_eq!(w.names(LAX).await, sorted(&["a", "b"]));
+        let only_b = w
+            .snapshots
+            .find(&w.client, LAX, |room| room.display_name == "b")
+            .await
+            .expect("find");
+        assert_eq!(only_b.len(), 1);
+        assert_eq!(only_b[0].id, b.id);
+        assert_eq!(w.listings(), 1, "every answer came from the one listing");
+
+        // `None` means "not in a listing fresh enough": a room created on the
+        // API behind the operator's back is not seen until the next listing.
+        let unseen = w.create("unseen").await;
+        assert!(w.room(&unseen.id, LAX).await.is_none());
+        assert!(w.room("no-such-room", LAX).await.is_none());
+        assert_eq!(w.listings(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_listing_older_than_max_age_is_read_again_once() {
+        let w = World::start().await;
+        w.create("a").await;
+        assert_eq!(w.names(LAX).await, sorted(&["a"]));
+        let b = w.create("b").await;
+        w.age_listing(TEN_MINUTES);
+
+        // Ten minutes old is still fresh for a question allowing fifteen.
+        let patient = Freshness {
+            max_age: Duration::from_secs(900),
+            not_before: None,
+        };
+        assert!(w.room(&b.id, patient).await.is_none());
+        assert_eq!(w.listings(), 1);
+
+        // ... and stale for one allowing five: one refresh, which sees `b`.
+        assert_eq!(
+            w.room(&b.id, LAX).await.expect("b listed").display_name,
+            "b"
+        );
+        assert_eq!(w.listings(), 2);
+        assert_eq!(w.names(LAX).await, sorted(&["a", "b"]));
+        assert_eq!(w.listings(), 2, "the new listing is fresh again");
+    }
+
+    #[tokio::test]
+    async fn not_before_asks_for_a_listing_started_after_it() {
+        let w = World::start().await;
+        let before_first = Instant::now();
+        w.create("a").await;
+        assert_eq!(w.names(LAX).await, sorted(&["a"]));
+
+        let t = Instant::now();
+        let b = w.create("b").await;
+        let after_t = Freshness {
+            max_age: Duration::from_secs(3600),
+            not_before: Some(t),
+        };
+        let after_start = Freshness {
+            not_before: Some(before_first),
+            ..after_t
+        };
+        assert!(w.room(&b.id, after_start).await.is_none());
+        assert_eq!(w.listings(), 1, "the listing started after `before_first`");
+
+        assert!(w.room(&b.id, after_t).await.is_some());
+        assert_eq!(w.listings(), 2, "the listing started before `t`");
+        assert!(w.room(&b.id, after_t).await.is_some());
+        assert_eq!(w.listings(), 2, "the new listing started after `t`");
+    }
+
+    #[tokio::test]
+    async fn not_before_counts_from_when_a_listing_started() {
+        let w = World::start().await;
+        let a = w.create("a").await;
+        w.slow_listings(300);
+        let first = {
+            let snapshots = w.snapshots.clone();
+            let client = w.client.clone();
+            tokio::spawn(async move { snapshots.room(&client, &a.id, LAX).await })
+        };
+        w.refresh_under_way().await;
+
+        // A listing under way when `t` is taken may have been read before
+        // whatever happened at `t`: the reader waits for it, rejects it, and
+        // lists again.
+        let t = Instant::now();
+        let b = w.create("b").await;
+        let after_t = Freshness {
+            max_age: Duration::from_secs(3600),
+            not_before: Some(t),
+        };
+        assert!(w.room(&b.id, after_t).await.is_some());
+        assert!(first.await.expect("join").expect("listing").is_some());
+        assert_eq!(w.listings(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_stale_readers_share_one_refresh() {
+        let w = World::start().await;
+        let a = w.create("a").await;
+        w.slow_listings(50);
+
+        // No listing yet: twenty questions at once, one listing.
+        let answers = futures::future::join_all((0..20).map(|_| w.room(&a.id, LAX))).await;
+        assert!(answers.iter().all(Option::is_some));
+        assert_eq!(w.listings(), 1);
+
+        // A stale listing: twenty questions at once, one refresh.
+        w.age_listing(TEN_MINUTES);
+        let (w_ref, id) = (&w, a.id.as_str());
+        let answers = futures::future::join_all((0..20).map(|i| async move {
+            if i % 2 == 0 {
+                w_ref.room(id, LAX).await.is_some()
+            } else {
+                w_ref.names(LAX).await == sorted(&["a"])
+            }
+        }))
+        .await;
+        assert!(answers.into_iter().all(|found| found));
+        assert_eq!(w.listings(), 2);
+
+        // The same across threads, all asking for a listing newer than `t`.
+        let t = Instant::now();
+        let after_t = Freshness {
+            max_age: Duration::from_secs(3600),
+            not_before: Some(t),
+        };
+        let readers: Vec<_> = (0..20)
+            .map(|_| {
+                let snapshots = w.snapshots.clone();
+                let client = w.client.clone();
+                let id = a.id.clone();
+                tokio::spawn(async move { snapshots.room(&client, &id, after_t).await })
+            })
+            .collect();
+        for reader in readers {
+            assert!(reader.await.expect("join").expect("listing").is_some());
+        }
+        assert_eq!(w.listings(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_recorded_room_is_seen_until_a_listing_includes_it() {
+        let w = World::start().await;
+        let a = w.create("a").await;
+        assert_eq!(w.names(LAX).await, sorted(&["a"]));
+
+        // The operator's own writes after the listing: a new room and a rename.
+        let b = w.create("b").await;
+        w.snapshots.record(w.app(), b.clone());
+        w.snapshots.record(
+            w.app(),
+            Room {
+                display_name: "a renamed".into(),
+                ..a.clone()
+            },
+        );
+        assert_eq!(
+            w.room(&b.id, LAX).await.expect("b recorded").display_name,
+            "b"
+        );
+        assert_eq!(
+            w.room(&a.id, LAX).await.expect("a recorded").display_name,
+            "a renamed",
+            "the recorded write wins over the listing"
+        );
+        assert_eq!(
+            w.names(LAX).await,
+            sorted(&["a renamed", "b"]),
+            "find answers each room once, as last written"
+        );
+        let renamed = w
+            .snapshots
+            .find(&w.client, LAX, |room| room.display_name == "a")
+            .await
+            .expect("find");
+        assert!(
+            renamed.is_empty(),
+            "the predicate sees the recorded version"
+        );
+        assert_eq!(w.listings(), 1, "recorded writes force no listing");
+        assert_eq!(w.overlay_ids(), sorted(&[&a.id, &b.id]));
+
+        // A newer listing includes `b` (and the API's `a`): the overlay is pruned.
+        w.age_listing(TEN_MINUTES);
+        assert!(w.room(&b.id, LAX).await.is_some());
+        assert_eq!(w.listings(), 2);
+        assert!(w.overlay_ids().is_empty());
+        assert_eq!(w.names(LAX).await, sorted(&["a", "b"]));
+
+        // `b` deleted on the API: once listed again, nothing resurrects it.
+        w.sim.remove_room(w.app(), &b.id).expect("remove b");
+        w.age_listing(TEN_MINUTES);
+        assert!(w.room(&b.id, LAX).await.is_none());
+        assert_eq!(w.names(LAX).await, sorted(&["a"]));
+        assert_eq!(w.listings(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_write_recorded_while_a_listing_runs_outlives_it() {
+        let w = World::start().await;
+        w.create("a").await;
+        assert_eq!(w.names(LAX).await, sorted(&["a"]));
+        w.snapshots.record(w.app(), written("before"));
+        w.age_listing(TEN_MINUTES);
+
+        w.slow_listings(300);
+        let refresh = {
+            let snapshots = w.snapshots.clone();
+            let client = w.client.clone();
+            tokio::spawn(async move { snapshots.find(&client, LAX, |_| true).await })
+        };
+        w.refresh_under_way().await;
+        assert!(
+            !w.holds_listing(),
+            "the stale listing is let go first (86e5c57)"
+        );
+        w.snapshots.record(w.app(), written("during"));
+        let during_refresh = refresh.await.expect("join").expect("listing");
+        assert_eq!(during_refresh.len(), 2, "{during_refresh:?}");
+
+        // The listing may predate `during`, so it stays; `before` is gone.
+        assert_eq!(w.overlay_ids(), sorted(&["during"]));
+        assert!(w.room("during", LAX).await.is_some());
+        assert!(w.room("before", LAX).await.is_none());
+        assert_eq!(w.names(LAX).await, sorted(&["a", "during"]));
+        assert_eq!(w.listings(), 2);
+    }
+
+    /// Drops the application's listing the moment it is woken, as a refresh
+    /// that was waiting for the lock does first thing.
+    struct DropListingOnWake {
+        snapshots: Arc<RoomSnapshots>,
+        app: String,
+        dropped: AtomicBool,
+    }
+
+    impl Wake for DropListingOnWake {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            // `try_lock`: a reader still holding the slots would deadlock here.
+            if let Ok(mut slots) = self.snapshots.slots.try_lock()
+                && let Some(slot) = slots.get_mut(&self.app)
+            {
+                slot.listing = None;
+                self.dropped.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Runs `read`, a question that finds the listing stale and waits for a
+    /// refresh under way, so that right after it has validated the refreshed
+    /// listing and let go of the refresh lock, the next refresh in line drops
+    /// that listing: the window of 7b4848b, made deterministic. (The lock
+    /// hands over to waiters in order and wakes the next one synchronously
+    /// when released, between `ensure_fresh` returning and the lookup.)
+    async fn read_while_the_next_refresh_starts<F: Future>(w: &World, read: F) -> F::Output {
+        w.age_listing(TEN_MINUTES);
+        let refresh = w.refresh_lock();
+        let under_way = refresh.lock().await;
+        let mut read = std::pin::pin!(read);
+        assert!(
+            futures::poll!(read.as_mut()).is_pending(),
+            "the reader waits for the refresh under way"
+        );
+        let next = Arc::new(DropListingOnWake {
+            snapshots: w.snapshots.clone(),
+            app: w.app().to_owned(),
+            dropped: AtomicBool::new(false),
+        });
+        let waker = Waker::from(next.clone());
+        let mut next_refresh = std::pin::pin!(refresh.lock());
+        assert!(
+            next_refresh
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        // The refresh under way stores its listing (the same rooms, taken now).
+        {
+            let mut slots = w.snapshots.lock();
+            let slot = slots.get_mut(w.app()).expect("slot");
+            let rooms = slot.listing.as_ref().expect("listing").1.clone();
+            slot.listing = Some((Instant::now(), rooms));
+        }
+        drop(under_way);
+        let answer = read.await;
+        assert!(
+            next.dropped.load(Ordering::SeqCst),
+            "the next refresh dropped the listing before the reader looked"
+        );
+        answer
+    }
+
+    #[tokio::test]
+    async fn room_keeps_the_listing_it_validated_while_a_refresh_drops_it() {
+        let w = World::start().await;
+        let a = w.create("a").await;
+        assert!(w.room(&a.id, LAX).await.is_some());
+
+        let seen = read_while_the_next_refresh_starts(&w, w.room(&a.id, LAX)).await;
+        assert!(!w.holds_listing(), "the race happened");
+        assert_eq!(
+            seen.map(|room| room.display_name.clone()).as_deref(),
+            Some("a"),
+            "a listed room must not vanish while a refresh is under way"
+        );
+        assert_eq!(w.listings(), 1);
+    }
+
+    #[tokio::test]
+    async fn find_keeps_the_listing_it_validated_while_a_refresh_drops_it() {
+        let w = World::start().await;
+        w.create("a").await;
+        assert_eq!(w.names(LAX).await, sorted(&["a"]));
+        w.snapshots.record(w.app(), written("recorded"));
+
+        // Not only the overlay: a lost-create lookup that saw only it would
+        // create `a` again.
+        let seen = read_while_the_next_refresh_starts(&w, w.names(LAX)).await;
+        assert!(!w.holds_listing(), "the race happened");
+        assert_eq!(seen, sorted(&["a", "recorded"]));
+        assert_eq!(w.listings(), 1);
+    }
+
+    #[tokio::test]
+    async fn no_host_url_is_kept() {
+        let w = World::start().await;
+        let listed = w.create("listed").await;
+        let recorded = w.create("recorded").await;
+        assert!(
+            listed.links.host_url.is_some() && recorded.links.host_url.is_some(),
+            "the API answers with host URLs"
+        );
+        assert!(w.room(&listed.id, LAX).await.is_some());
+        w.snapshots.record(w.app(), recorded.clone());
+
+        let all = w
+            .snapshots
+            .find(&w.client, LAX, |_| true)
+            .await
+            .expect("find");
+        assert_eq!(all.len(), 2);
+        assert!(all.iter().all(|room| room.links.host_url.is_none()));
+        assert!(all.iter().all(|room| room.links.guest_url.is_some()));
+    }
+
+    #[tokio::test]
+    async fn each_application_has_its_own_listing_and_overlay() {
+        let w = World::start().await;
+        let a = w.create("a").await;
+        let other_app = w.sim.add_application().await.expect("second application");
+        let other = client(&w.sim, &other_app);
+        let b = other
+            .create_room(&CreateRoom {
+                display_name: "b".into(),
+                ..CreateRoom::default()
+            })
+            .await
+            .expect("create b");
+
+        assert!(w.room(&a.id, LAX).await.is_some());
+        assert!(w.room(&b.id, LAX).await.is_none());
+        assert!(
+            w.snapshots
+                .room(&other, &b.id, LAX)
+                .await
+                .expect("other's listing")
+                .is_some()
+        );
+        w.snapshots
+            .record(other.application_id(), written("other's write"));
+        assert_eq!(w.names(LAX).await, sorted(&["a"]));
+        let theirs = w.snapshots.find(&other, LAX, |_| true).await.expect("find");
+        let mut theirs: Vec<&str> = theirs.iter().map(|r| r.display_name.as_str()).collect();
+        theirs.sort_unstable();
+        assert_eq!(theirs, ["b", "other's write"]);
+        assert_eq!(w.listings(), 2, "one listing per application");
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_answers_the_error_and_the_next_question_lists_again() {
+        let w = World::start().await;
+        let a = w.create("a").await;
+        assert!(w.room(&a.id, LAX).await.is_some());
+        w.age_listing(TEN_MINUTES);
+        w.sim
+            .faults()
+            .add(FaultSpec::new("getRooms", FaultKind::ServerError { status: Some(500) }).times(1));
+
+        assert!(w.snapshots.room(&w.client, &a.id, LAX).await.is_err());
+        // The stale listing was let go before the failed read: even a
+        // question that would have accepted it lists again.
+        assert!(!w.holds_listing());
+        let patient = Freshness {
+            max_age: Duration::from_secs(3600),
+            not_before: None,
+        };
+        assert!(w.room(&a.id, patient).await.is_some());
+        assert_eq!(w.listings(), 3);
+    }
+}
