@@ -2,7 +2,6 @@
 //! freed (glibc would otherwise serve the next one from the heap). Alone in
 //! its binary, so no other test allocates meanwhile.
 #![allow(unsafe_code)] // reading the allocator's statistics through libc
-
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

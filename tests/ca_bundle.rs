@@ -4,7 +4,6 @@
 //! (the test control plane's kube-apiserver) is refused without it and
 //! reached with it. Its own binary, since it sets a process-wide variable.
 #![allow(unsafe_code)] // setting SSL_CERT_FILE for the one test of this binary
-
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod support;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::errors::ControlError;
 use super::keys::{KeyPair, generate_key_pair, key_pair_from_private_pem, mint_app_token};
-use super::server::Shared;
+use super::shared::Shared;
 
 /// Default lifetime of tokens minted by the simulator, in seconds.
 pub const DEFAULT_TOKEN_TTL_SECS: i64 = 15 * 60;

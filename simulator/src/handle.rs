@@ -14,7 +14,8 @@ use super::counters::CountersSnapshot;
 use super::errors::{ControlError, SimulatorError};
 use super::exchanges::Exchange;
 use super::faults::Faults;
-use super::server::{Ctx, start};
+use super::server::start;
+use super::shared::Ctx;
 use super::state::values::CallbackUrls;
 use super::state::{Application, Participant, Recording, Room, Session, StoredObject, Theme};
 

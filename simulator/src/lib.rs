@@ -20,11 +20,13 @@ mod input;
 mod keys;
 mod observe;
 mod pagination;
+mod paths;
 mod png_check;
 mod presign;
 mod render;
 mod routes;
 mod server;
+mod shared;
 mod state;
 
 pub use callbacks::CallbackRecord;
@@ -43,7 +45,7 @@ pub use faults::{
 };
 pub use handle::{RunningSimulator, Simulator};
 pub use keys::{KeyPair, generate_key_pair, mint_app_token};
-pub use routes::OPERATION_IDS;
+pub use paths::OPERATION_IDS;
 pub use state::values::{
     AvailableFeatures, CallbackKind, CallbackUrls, JoinApprovalLevel, RecordingOptions, RoomType,
 };

@@ -13,8 +13,8 @@ use super::conn::ConnMeta;
 use super::errors::ApiError;
 use super::exchanges::Exchange;
 use super::faults::{Action, Decision};
-use super::routes::{CONTROL_PREFIX, operation_id};
-use super::server::Ctx;
+use super::paths::{CONTROL_PREFIX, operation_id};
+use super::shared::Ctx;
 
 /// Longest an injected hang lasts before the connection is cut.
 const HANG_LIMIT: Duration = Duration::from_secs(600);

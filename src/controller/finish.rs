@@ -12,7 +12,7 @@ use kube::runtime::controller::Action;
 use super::context::Services;
 use super::kind::{ManagedKind, SpecView};
 use super::outcome::{Error, Failure, Halt, Next, UNREADY_WHEN_EXISTING};
-use super::pipeline::Object;
+use super::pass::Pass;
 use crate::crd::conditions::{self, READY, SYNCED, condition, now, set_condition};
 use crate::crd::managed::ManagedStatus;
 use crate::crd::reasons::condition::stalls;
@@ -21,7 +21,7 @@ use crate::services::kube_ops::write_status;
 /// Folds how the pass ended into `status`, writes it if it changed, and
 /// returns the requeue with the metrics reason of a failure.
 pub(super) async fn finish<K: ManagedKind>(
-    this: &Object<'_, K>,
+    this: &Pass<'_, K>,
     current: K::Status,
     mut status: K::Status,
     ended: Result<Next, Halt>,
@@ -64,7 +64,7 @@ pub(super) async fn finish<K: ManagedKind>(
 /// false only while nothing exists remotely or when the reason says the
 /// object is unusable: an existing object stays usable when a change fails.
 async fn fail<K: ManagedKind>(
-    this: &Object<'_, K>,
+    this: &Pass<'_, K>,
     current: &K::Status,
     status: &mut K::Status,
     failure: Failure,
@@ -129,7 +129,7 @@ pub(super) fn summarize<S: ManagedStatus>(status: &mut S) {
 
 /// Summarises `status` and writes it when it differs from `current`.
 pub(super) async fn write_if_changed<K: ManagedKind>(
-    this: &Object<'_, K>,
+    this: &Pass<'_, K>,
     current: &K::Status,
     mut status: K::Status,
 ) -> Result<(), Error> {

@@ -12,6 +12,7 @@ pub mod context;
 mod finish;
 pub mod kind;
 pub mod outcome;
+mod pass;
 pub mod pipeline;
 pub mod room;
 pub mod settings;

@@ -18,6 +18,7 @@ use kube::{Api, Resource, ResourceExt};
 use super::finish;
 use super::kind::{Change, ManagedKind, Vanished};
 use super::outcome::{AWAITS_SPEC_CHANGE, Error, Failure, Halt, Next};
+use super::pass::Pass;
 use crate::crd::annotations;
 use crate::crd::common::ManagementPolicy;
 use crate::crd::conditions::{READY, SYNCED, condition, now, set_condition};
@@ -26,14 +27,6 @@ use crate::crd::reasons::{condition as reason, event};
 use crate::crd::{FINALIZER, PendingCreate};
 use crate::meetings::{MeetingsClient, format_timestamp};
 use crate::services::kube_ops::{add_finalizer, remove_finalizer, write_status};
-
-/// One object's pass: its API, its status so far and what it started from.
-pub(super) struct Object<'a, K: ManagedKind> {
-    pub kind: &'a K,
-    pub object: &'a K::Object,
-    pub api: Api<K::Object>,
-    pub uid: String,
-}
 
 /// Reconciles one object of kind `K`.
 pub async fn reconcile<K: ManagedKind>(
@@ -55,7 +48,7 @@ async fn reconcile_once<K: ManagedKind>(
         return Ok((Action::await_change(), None));
     }
     let namespace = object.namespace().ok_or(Error::MissingField("namespace"))?;
-    let this = Object {
+    let this = Pass {
         kind,
         object,
         api: Api::namespaced(kind.services().kube.clone(), &namespace),
@@ -84,7 +77,7 @@ async fn reconcile_once<K: ManagedKind>(
 
 /// Passes that do nothing: a rejection at this generation, backoff still
 /// running, or the kind's own hold.
-fn gate<K: ManagedKind>(this: &Object<'_, K>, current: &K::Status) -> Option<Action> {
+fn gate<K: ManagedKind>(this: &Pass<'_, K>, current: &K::Status) -> Option<Action> {
     let same_generation = current.observed_generation() == this.object.meta().generation;
     let rejected = current.conditions().iter().any(|c| {
         c.type_ == SYNCED && c.status == "False" && AWAITS_SPEC_CHANGE.contains(&c.reason.as_str())
@@ -100,7 +93,7 @@ fn gate<K: ManagedKind>(this: &Object<'_, K>, current: &K::Status) -> Option<Act
 }
 
 /// A paused object: no API call at all, deletion included; the conditions say so.
-async fn paused<K: ManagedKind>(this: &Object<'_, K>, current: K::Status) -> Result<Action, Error> {
+async fn paused<K: ManagedKind>(this: &Pass<'_, K>, current: K::Status) -> Result<Action, Error> {
     let meta = this.object.meta();
     let deleting = meta.deletion_timestamp.is_some();
     if deleting && !this.object.finalizers().iter().any(|f| f == FINALIZER) {
@@ -122,7 +115,7 @@ async fn paused<K: ManagedKind>(this: &Object<'_, K>, current: K::Status) -> Res
 
 /// Deletion: the kind's cleanup, then the finalizer goes.
 async fn deleting<K: ManagedKind>(
-    this: &Object<'_, K>,
+    this: &Pass<'_, K>,
     current: K::Status,
     request: Option<String>,
 ) -> Result<(Action, Option<&'static str>), Error> {
@@ -141,14 +134,14 @@ async fn deleting<K: ManagedKind>(
     }
 }
 
-fn forget<K: ManagedKind>(this: &Object<'_, K>) {
+fn forget<K: ManagedKind>(this: &Pass<'_, K>) {
     this.kind.statuses().forget(&this.uid);
     this.kind.forget(&this.uid);
 }
 
 /// The phases of a pass that is not a deletion.
 async fn run<K: ManagedKind>(
-    this: &Object<'_, K>,
+    this: &Pass<'_, K>,
     status: &mut K::Status,
     namespace: &str,
 ) -> Result<Next, Halt> {
@@ -203,7 +196,7 @@ fn check_application<K: ManagedKind>(
 /// Finds the remote object: observes the known one, adopts `spec.adoptId`,
 /// recovers a lost create, or creates it.
 async fn locate<K: ManagedKind>(
-    this: &Object<'_, K>,
+    this: &Pass<'_, K>,
     status: &mut K::Status,
     client: &MeetingsClient,
     plan: &K::Plan,
@@ -245,7 +238,7 @@ async fn locate<K: ManagedKind>(
 
 /// Takes over the existing remote object `spec.adoptId` names.
 async fn adopt<K: ManagedKind>(
-    this: &Object<'_, K>,
+    this: &Pass<'_, K>,
     status: &mut K::Status,
     client: &MeetingsClient,
     adopt_id: &str,
@@ -277,7 +270,7 @@ async fn adopt<K: ManagedKind>(
 /// Creates the remote object exactly once: recovers a create whose answer
 /// was lost, else records the marker, then creates.
 async fn create<K: ManagedKind>(
-    this: &Object<'_, K>,
+    this: &Pass<'_, K>,
     status: &mut K::Status,
     client: &MeetingsClient,
     plan: &K::Plan,
@@ -321,7 +314,7 @@ async fn create<K: ManagedKind>(
 
 /// Records the create marker in status before the create call.
 async fn mark_creating<K: ManagedKind>(
-    this: &Object<'_, K>,
+    this: &Pass<'_, K>,
     status: &mut K::Status,
     app: &str,
 ) -> Result<(), Halt> {
@@ -346,7 +339,7 @@ async fn mark_creating<K: ManagedKind>(
 
 /// Records a created or recovered remote object and publishes the event.
 async fn created<K: ManagedKind>(
-    this: &Object<'_, K>,
+    this: &Pass<'_, K>,
     status: &mut K::Status,
     app: &str,
     remote: &K::Remote,
@@ -366,7 +359,7 @@ async fn created<K: ManagedKind>(
 /// Sends the fields that differ (managed objects) or names them (observed
 /// ones); returns the remote object as it now is and the fields that drift.
 async fn converge<K: ManagedKind>(
-    this: &Object<'_, K>,
+    this: &Pass<'_, K>,
     status: &K::Status,
     client: &MeetingsClient,
     plan: &K::Plan,

@@ -9,7 +9,7 @@ use super::body::{json_body, ok};
 use crate::errors::ApiError;
 use crate::input::parse_update_application;
 use crate::render;
-use crate::server::Ctx;
+use crate::shared::Ctx;
 
 /// Sets the application's default theme.
 pub(crate) async fn update(

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::body::{json_body, ok};
 use crate::errors::ApiError;
 use crate::input::parse_finalize_keys;
-use crate::server::Ctx;
+use crate::shared::Ctx;
 use crate::state::BUCKET;
 
 fn storage_url(ctx: &Ctx, headers: &HeaderMap) -> String {

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::body::ok;
 use crate::errors::ApiError;
 use crate::render;
-use crate::server::Ctx;
+use crate::shared::Ctx;
 
 /// `GET /recordings/{recording_id}` (getRecording).
 pub(crate) async fn get(

@@ -10,7 +10,7 @@ use crate::errors::ApiError;
 use crate::input::{parse_create_room, parse_update_room};
 use crate::pagination::PageRequest;
 use crate::render;
-use crate::server::Ctx;
+use crate::shared::Ctx;
 
 /// `GET /rooms` (getRooms).
 pub(crate) async fn list(

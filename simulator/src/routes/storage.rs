@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::server::Ctx;
+use crate::shared::Ctx;
 use crate::state::StorageError;
 
 /// Canonical spelling of known form fields (S3 treats field names case-insensitively).

@@ -10,7 +10,7 @@ use crate::errors::ApiError;
 use crate::input::{parse_create_theme, parse_update_theme};
 use crate::pagination::PageRequest;
 use crate::render;
-use crate::server::Ctx;
+use crate::shared::Ctx;
 
 /// `GET /themes` (getThemes).
 pub(crate) async fn list(State(ctx): State<Ctx>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{parse, to_json};
 use crate::control::DEFAULT_TOKEN_TTL_SECS;
 use crate::errors::ControlError;
-use crate::server::Ctx;
+use crate::shared::Ctx;
 use crate::state::values::CallbackUrls;
 
 /// `GET /_sim/applications`.

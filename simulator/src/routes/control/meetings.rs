@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{parse, to_json};
 use crate::clock::format_ts;
 use crate::errors::ControlError;
-use crate::server::Ctx;
+use crate::shared::Ctx;
 use crate::state::State as World;
 
 fn uuid(text: &str, what: &str) -> Result<Uuid, ControlError> {

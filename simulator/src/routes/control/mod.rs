@@ -32,7 +32,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::errors::ControlError;
-use crate::server::Ctx;
+use crate::shared::Ctx;
 
 /// Parses an optional JSON body (empty reads as `{}`).
 pub(crate) fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ControlError> {

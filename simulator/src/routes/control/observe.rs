@@ -14,7 +14,7 @@ use crate::clock::format_ts;
 use crate::config::Behavior;
 use crate::errors::ControlError;
 use crate::faults::{FaultSpec, Latency, RateLimit};
-use crate::server::Ctx;
+use crate::shared::Ctx;
 
 /// `GET /_sim/health`.
 pub(crate) async fn health(State(ctx): State<Ctx>) -> Json<Value> {
@@ -143,7 +143,7 @@ pub(crate) async fn add_fault(
 ) -> Result<Json<Value>, ControlError> {
     let spec: FaultSpec = parse(&body)?;
     let known =
-        spec.operation == "*" || crate::routes::OPERATION_IDS.contains(&spec.operation.as_str());
+        spec.operation == "*" || crate::paths::OPERATION_IDS.contains(&spec.operation.as_str());
     if !known {
         return Err(ControlError::Invalid(format!(
             "unknown operation {}",
