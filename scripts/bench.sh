@@ -3,7 +3,8 @@
 # API simulator: convergence time against the rate-limit lower bound, API
 # calls per room, steady-state reads and writes per resync period (with the
 # naive one-GET-per-room design measured in the same run), the operator's
-# peak RSS and CPU time, and its start-up time with the rooms present.
+# peak RSS per phase and CPU time, and its start-up with the rooms present
+# against a plain LIST of them. Every target is printed against its bound.
 #
 # Usage: scripts/bench.sh [--build musl|glibc] [OPTIONS]     (bench --help lists them all)
 #   --build B          the operator build to measure: musl (default), the
@@ -11,14 +12,19 @@
 #                      (scripts/image.sh), or glibc, the host's dynamic
 #                      build; must come first
 #   --rooms N          MeetingRooms (default 1000; e.g. 10000)
+#   --namespaces N     namespaces they are spread over (default 10)
+#   --themes N         MeetingThemes (default 5)
 #   --latency-ms MS    latency the simulator adds to every call (default 50)
 #   --rate-limit RPS   server-side rate limit; the operator's client matches it (default 50)
-#   --resync-secs S    the operator's resync period (default 30)
-#   --periods K        resync periods of steady state measured (default 3)
-#   --out DIR          where report.json and the operator logs go
+#   --server-burst B   the server's bucket (default: the rate)
+#   --resync-secs S    the operator's resync period (default 30, or three
+#                      listings' time if longer)
+#   --periods K        listings of steady state measured (default 3)
+#   --rss-bound-mib M  peak RSS allowed per phase (default 64, 256 above 10,000 rooms)
+#   --out DIR          where report.json, run.svg and the operator logs go
 #                      (default target/bench/<unix time>)
 #
-# Prints a table, then the JSON report.
+# Prints a table, then the JSON report; draws the run in <out>/run.svg.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +35,7 @@ if [ -z "${MEETINGS_KUBE_BIN:-}" ]; then
   export MEETINGS_KUBE_BIN
 fi
 
+target_dir="${CARGO_TARGET_DIR:-target}"
 build=musl
 if [ "${1:-}" = "--build" ]; then
   build="${2:-}"
@@ -38,11 +45,13 @@ case "$build" in
   musl)
     cargo build --release --locked --target x86_64-unknown-linux-musl --bin meetings-operator \
       --features jemalloc
-    operator=target/x86_64-unknown-linux-musl/release/meetings-operator
+    operator="$target_dir/x86_64-unknown-linux-musl/release/meetings-operator"
+    name="musl+jemalloc"
     ;;
   glibc)
     cargo build --release --locked --bin meetings-operator
-    operator=target/release/meetings-operator
+    operator="$target_dir/release/meetings-operator"
+    name="glibc"
     ;;
   *)
     echo "bench.sh: --build musl or --build glibc, not ${build:-nothing}" >&2
@@ -51,4 +60,4 @@ case "$build" in
 esac
 cargo build --release --locked --example bench
 echo "bench.sh: measuring the $build build ($operator)" >&2
-exec target/release/examples/bench --operator "$operator" "$@"
+exec "$target_dir/release/examples/bench" --operator "$operator" --build-name "$name" "$@"
