@@ -362,13 +362,12 @@ impl Problem {
     }
 }
 
-/// What one logo sync found; [`LogoSync::apply`] folds it into the result
+/// What one logo sync found; [`LogoSync::fold`] folds it into the result
 /// of the reconcile.
 #[derive(Debug, Default)]
 #[must_use]
 pub struct LogoSync {
     problems: Vec<Problem>,
-    uploaded: bool,
     /// `Synced` before this reconcile, to keep its transition time.
     previous: Option<Condition>,
 }
@@ -479,43 +478,20 @@ pub async fn sync(
             ctx.rejections.forget(&uid, slot);
             continue;
         };
-        let label = label(slot, source);
-        let bytes = match read_source(ctx.kube, &namespace, source).await {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                outcome.problems.push(Problem::source(&label, &error));
-                continue;
-            }
-        };
-        let sha256 = sha256_hex(&bytes);
-        let state = slot.state(&mut recorded);
-        let remote_slot = remote.map(|r| slot.remote(r));
-        if is_current(state.as_ref(), &sha256, remote_slot.map(|(key, _)| key)) {
-            if let (Some(state), Some((Some(key), url))) = (state.as_mut(), remote_slot) {
-                state.key = Some(key.to_owned());
-                state.url = url.map(str::to_owned).or(state.url.take());
-            }
-            continue;
-        }
-        if let Some(message) = ctx.rejections.refused(&uid, slot, &sha256) {
-            outcome.problems.push(Problem::invalid(message));
-            continue;
-        }
-        let violations = png_rules::check(&bytes, slot.kind());
-        if !violations.is_empty() {
-            outcome.problems.extend(
-                violations
-                    .iter()
-                    .map(|v| Problem::invalid(format!("{label}: {v}"))),
-            );
-            continue;
-        }
-        pending.push(Pending {
+        let image = Image {
             slot,
-            label,
-            bytes,
-            sha256,
-        });
+            source,
+            label: label(slot, source),
+        };
+        let current = Current {
+            state: slot.state(&mut recorded),
+            remote,
+        };
+        match examine(ctx, &namespace, &uid, image, current).await {
+            Ok(Some(image)) => pending.push(image),
+            Ok(None) => {}
+            Err(problems) => outcome.problems.extend(problems),
+        }
     }
     if !pending.is_empty() {
         let uploader = Uploader {
@@ -541,6 +517,66 @@ pub async fn sync(
     outcome
 }
 
+/// One logo slot the spec fills, and where its image comes from.
+struct Image<'a> {
+    slot: Slot,
+    source: &'a LogoSource,
+    label: String,
+}
+
+/// What is known of a slot: its recorded state, and the theme when this
+/// reconcile read it.
+struct Current<'a> {
+    state: &'a mut Option<LogoState>,
+    remote: Option<&'a Theme>,
+}
+
+/// Reads one slot's image and decides: nothing to do (current; its
+/// recorded key and URL refreshed from the theme when it was read), an
+/// upload, or the problems that stop it.
+async fn examine(
+    ctx: &LogoContext<'_>,
+    namespace: &str,
+    uid: &str,
+    image: Image<'_>,
+    current: Current<'_>,
+) -> Result<Option<Pending>, Vec<Problem>> {
+    let Image {
+        slot,
+        source,
+        label,
+    } = image;
+    let bytes = read_source(ctx.kube, namespace, source)
+        .await
+        .map_err(|error| vec![Problem::source(&label, &error)])?;
+    let sha256 = sha256_hex(&bytes);
+    let remote_slot = current.remote.map(|r| slot.remote(r));
+    let state = current.state;
+    if is_current(state.as_ref(), &sha256, remote_slot.map(|(key, _)| key)) {
+        if let (Some(state), Some((Some(key), url))) = (state.as_mut(), remote_slot) {
+            state.key = Some(key.to_owned());
+            state.url = url.map(str::to_owned).or(state.url.take());
+        }
+        return Ok(None);
+    }
+    if let Some(message) = ctx.rejections.refused(uid, slot, &sha256) {
+        return Err(vec![Problem::invalid(message)]);
+    }
+    let violations = png_rules::check(&bytes, slot.kind());
+    if !violations.is_empty() {
+        return Err(violations
+            .iter()
+            .map(|v| Problem::invalid(format!("{label}: {v}")))
+            .collect());
+    }
+    Ok(Some(Pending {
+        slot,
+        label,
+        bytes,
+        sha256,
+    }))
+}
+
 /// What uploading the logos of one theme needs.
 struct Uploader<'a> {
     ctx: &'a LogoContext<'a>,
@@ -551,32 +587,15 @@ struct Uploader<'a> {
 }
 
 impl Uploader<'_> {
-    /// Uploads `pending` to their storage targets, finalizes them in one call
-    /// and records them.
-    async fn upload(
+    /// Posts each image to the storage target of its logo type; returns the
+    /// images posted with their keys.
+    async fn post(
         &self,
+        targets: &[crate::meetings::LogoUploadTarget],
         pending: Vec<Pending>,
-        recorded: &mut LogosStatus,
         outcome: &mut LogoSync,
-    ) {
-        let Self {
-            ctx,
-            client,
-            theme,
-            theme_id,
-            uid,
-        } = *self;
-        let targets = match client.logo_upload_targets().await {
-            Ok(targets) => targets,
-            Err(error) => {
-                outcome.problems.push(Problem::upload(format!(
-                    "{}: could not get the upload URLs: {error}",
-                    labels(&pending)
-                )));
-                return;
-            }
-        };
-        let mut uploaded: Vec<(String, Pending)> = Vec::new();
+    ) -> Vec<(String, Pending)> {
+        let mut uploaded = Vec::new();
         for image in pending {
             let target = targets
                 .iter()
@@ -590,10 +609,8 @@ impl Uploader<'_> {
                 )));
                 continue;
             };
-            match client
-                .upload_logo(target, bytes::Bytes::from(image.bytes.clone()))
-                .await
-            {
+            let bytes = bytes::Bytes::from(image.bytes.clone());
+            match self.client.upload_logo(target, bytes).await {
                 Ok(()) => uploaded.push((key, image)),
                 Err(error) => outcome.problems.push(Problem::upload(format!(
                     "{}: upload failed: {error}",
@@ -601,6 +618,53 @@ impl Uploader<'_> {
                 ))),
             }
         }
+        uploaded
+    }
+
+    /// Records the finalized images with the keys and URLs the theme shows.
+    fn record(
+        &self,
+        uploaded: &[(String, Pending)],
+        remote: Option<&Theme>,
+        recorded: &mut LogosStatus,
+    ) {
+        for (_, image) in uploaded {
+            let (key, url) = remote.map(|r| image.slot.remote(r)).unwrap_or_default();
+            *image.slot.state(recorded) = Some(LogoState {
+                sha256: image.sha256.clone(),
+                key: key.map(str::to_owned),
+                url: url.map(str::to_owned),
+            });
+            self.ctx.rejections.forget(self.uid, image.slot);
+        }
+    }
+
+    /// Uploads `pending` to their storage targets, finalizes them in one call
+    /// and records them.
+    async fn upload(
+        &self,
+        pending: Vec<Pending>,
+        recorded: &mut LogosStatus,
+        outcome: &mut LogoSync,
+    ) {
+        let Self {
+            ctx,
+            client,
+            theme,
+            theme_id,
+            ..
+        } = *self;
+        let targets = match client.logo_upload_targets().await {
+            Ok(targets) => targets,
+            Err(error) => {
+                outcome.problems.push(Problem::upload(format!(
+                    "{}: could not get the upload URLs: {error}",
+                    labels(&pending)
+                )));
+                return;
+            }
+        };
+        let uploaded = self.post(&targets, pending, outcome).await;
         if uploaded.is_empty() {
             return;
         }
@@ -617,19 +681,7 @@ impl Uploader<'_> {
                 None
             }
         };
-        for (_, image) in &uploaded {
-            let (key, url) = remote
-                .as_ref()
-                .map(|r| image.slot.remote(r))
-                .unwrap_or_default();
-            *image.slot.state(recorded) = Some(LogoState {
-                sha256: image.sha256.clone(),
-                key: key.map(str::to_owned),
-                url: url.map(str::to_owned),
-            });
-            ctx.rejections.forget(uid, image.slot);
-        }
-        outcome.uploaded = true;
+        self.record(&uploaded, remote.as_ref(), recorded);
         let slots: Vec<&str> = uploaded.iter().map(|(_, i)| i.slot.name()).collect();
         ctx.events
             .normal(
