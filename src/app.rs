@@ -39,6 +39,13 @@ use crate::services::status_cache::{LastObserved, StatusCache, WriteBudget};
 use crate::services::{CredentialStore, SecretKey};
 use crate::telemetry::{KIND_ROOM, KIND_THEME, Metrics, Phase, Telemetry};
 
+/// The first delay after an object's reconcile fails.
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// The longest delay between two attempts of a failing object: short enough
+/// that every object is tried again within a minute of an API outage's end;
+/// the client's rate limiter keeps the retries from crowding the API.
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
 /// Everything `run` needs.
 #[derive(Clone)]
 pub struct RunOptions {
@@ -127,10 +134,7 @@ pub async fn run_supervised(
             options.credentials_recheck,
         )?),
         snapshots: Arc::new(RoomSnapshots::default()),
-        backoff: Arc::new(ObjectBackoff::new(
-            Duration::from_secs(1),
-            Duration::from_secs(300),
-        )),
+        backoff: Arc::new(ObjectBackoff::new(BACKOFF_BASE, BACKOFF_MAX)),
         events: Arc::new(EventPublisher::new(
             kube.clone(),
             &options.settings.controller_name,
