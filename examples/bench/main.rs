@@ -108,7 +108,9 @@ struct Args {
     /// The operator's client rate (default: the server's).
     #[arg(long)]
     client_rate: Option<f64>,
-    /// The operator's client burst.
+    /// The operator's client burst. Below the server's: with both buckets
+    /// equal, requests that leave the client together reach the server
+    /// faster than it refills and some are answered 429.
     #[arg(long, default_value_t = 10)]
     client_burst: u32,
     /// Rooms per page when the operator lists.
@@ -122,8 +124,9 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     periods: u32,
     /// The operator's concurrent reconciles per kind (also the naive
-    /// baseline's concurrency). Default: enough for the rate, 1.5 × rate ×
-    /// (latency + 50 ms for the Kubernetes writes), at least 8.
+    /// baseline's concurrency). Default: enough for the rate, 2 × rate ×
+    /// (latency + 100 ms for the rate limiter's wait and the Kubernetes
+    /// writes of a create), at least 16.
     #[arg(long)]
     concurrency: Option<u16>,
     /// Concurrent Kubernetes creates when applying the manifests (default:
@@ -173,9 +176,9 @@ impl Args {
     /// Reconciles in flight for the operator to keep up with the rate (Little's law).
     fn concurrency(&self) -> u16 {
         self.concurrency.unwrap_or_else(|| {
-            let seconds = (self.latency_ms as f64 + 50.0) / 1000.0;
-            let needed = (1.5 * self.rate_limit.min(self.client_rate()) * seconds).ceil();
-            needed.clamp(8.0, f64::from(u16::MAX)) as u16
+            let seconds = (self.latency_ms as f64 + 100.0) / 1000.0;
+            let needed = (2.0 * self.rate_limit.min(self.client_rate()) * seconds).ceil();
+            needed.clamp(16.0, f64::from(u16::MAX)) as u16
         })
     }
 
@@ -522,7 +525,7 @@ async fn run(
     recorder.phase("restart");
     let op = launch.spawn(
         &out.join("operator-restart.log"),
-        "info,meetings_operator::controller::finish=debug",
+        "info,meetings_operator::controller::finish=debug,meetings_operator::controller::runner=debug",
     )?;
     recorder.set_pid(op.pid);
     let first_call = async {
