@@ -49,11 +49,13 @@ pub(super) async fn finish<K: ManagedKind>(
     if next != Next::Backoff && conditions::is_true(status.conditions(), SYNCED) {
         services.backoff.reset(&key);
     }
-    let annotations = this.object.meta().annotations.as_ref();
-    let resync = services.settings.resync_after(annotations);
+    let resync = || {
+        let annotations = this.object.meta().annotations.as_ref();
+        services.settings.resync_after(annotations)
+    };
     let action = match next {
-        Next::Resync => Action::requeue(resync),
-        Next::After(delay) => Action::requeue(delay.min(resync)),
+        Next::Resync => Action::requeue(resync()),
+        Next::After(delay) => Action::requeue(delay.min(resync())),
         Next::AwaitChange => Action::await_change(),
         Next::Backoff => Action::requeue(services.backoff.next_delay(&key)),
     };

@@ -243,20 +243,8 @@ impl From<Failure> for Halt {
     }
 }
 
-impl From<Error> for Halt {
-    fn from(error: Error) -> Self {
-        Halt::Aborted(error)
-    }
-}
-
 impl From<WriteError> for Halt {
     fn from(error: WriteError) -> Self {
-        Halt::Aborted(error.into())
-    }
-}
-
-impl From<kube::Error> for Halt {
-    fn from(error: kube::Error) -> Self {
         Halt::Aborted(error.into())
     }
 }

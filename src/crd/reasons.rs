@@ -108,7 +108,7 @@ pub mod event {
 
 #[cfg(test)]
 mod tests {
-    use super::{condition, event};
+    use super::condition;
 
     #[test]
     fn failures_that_need_a_change_stall_and_the_rest_reconcile() {
@@ -130,9 +130,34 @@ mod tests {
         }
     }
 
+    /// Every `pub const NAME: &str = "Value";` of one module of this file.
+    fn constants(module: &str) -> Vec<(String, String)> {
+        let source = include_str!("reasons.rs");
+        let start = source
+            .find(&format!("pub mod {module} {{"))
+            .expect("the module");
+        let body = &source[start..];
+        let body = &body[..body.find("\n}\n").expect("the module's end")];
+        body.lines()
+            .filter_map(|line| line.trim().strip_prefix("pub const "))
+            .filter_map(|rest| {
+                let (name, value) = rest.split_once(": &str = ")?;
+                Some((name.to_owned(), value.trim_end_matches(';').to_owned()))
+            })
+            .collect()
+    }
+
     #[test]
-    fn one_name_one_string() {
-        assert_eq!(event::EXPIRY_SET, "ExpirySet");
-        assert_eq!(condition::EXPIRED, "Expired");
+    fn each_reason_string_has_one_name() {
+        for module in ["condition", "event"] {
+            let constants = constants(module);
+            assert!(constants.len() > 10, "{module}: {constants:?}");
+            let mut by_value = std::collections::BTreeMap::new();
+            for (name, value) in &constants {
+                if let Some(other) = by_value.insert(value.clone(), name.clone()) {
+                    panic!("{module}: {name} and {other} both mean {value}");
+                }
+            }
+        }
     }
 }

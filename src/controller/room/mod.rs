@@ -108,7 +108,7 @@ impl ManagedKind for Rooms {
         if let Some(listed) = snapshots.room(client, room_id, freshness).await? {
             return Ok(Some((*listed).clone()));
         }
-        let fetched = self.adopt(client, room_id).await?;
+        let fetched = fetch(self, client, room_id).await?;
         if fetched.is_none() {
             tracing::info!(room = %room.name_any(), room_id, "remote room vanished");
         }
@@ -120,14 +120,7 @@ impl ManagedKind for Rooms {
         client: &MeetingsClient,
         room_id: &str,
     ) -> Result<Option<Room>, ApiError> {
-        match client.get_room(room_id).await {
-            Ok(found) => {
-                self.remember_remote(client, &found);
-                Ok(Some(found))
-            }
-            Err(ApiError::NotFound(_)) => Ok(None),
-            Err(error) => Err(error),
-        }
+        fetch(self, client, room_id).await
     }
 
     fn vanished(
@@ -274,6 +267,23 @@ impl ManagedKind for Rooms {
         (): (),
     ) -> Next {
         report::ready(self, room, status, remote, theme_id, drift)
+    }
+}
+
+/// One room read from the API (and kept in the shared listing's overlay);
+/// `None` when the API does not have it.
+async fn fetch(
+    rooms: &Rooms,
+    client: &MeetingsClient,
+    room_id: &str,
+) -> Result<Option<Room>, ApiError> {
+    match client.get_room(room_id).await {
+        Ok(found) => {
+            rooms.remember_remote(client, &found);
+            Ok(Some(found))
+        }
+        Err(ApiError::NotFound(_)) => Ok(None),
+        Err(error) => Err(error),
     }
 }
 

@@ -119,8 +119,11 @@ impl ManagedKind for Themes {
         let settled = current.observed_generation == theme.metadata.generation
             && current.pending_create.is_none()
             && is_true(&current.conditions, READY);
+        if !settled {
+            return None;
+        }
         let wait = self.tally_writes.wait(&theme.uid().unwrap_or_default());
-        (settled && !wait.is_zero()).then_some(wait)
+        (!wait.is_zero()).then_some(wait)
     }
 
     fn wrote_status(&self, uid: &str) {
