@@ -54,7 +54,6 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{ListParams, ObjectMeta, PostParams};
 use kube::runtime::watcher;
@@ -525,7 +524,7 @@ async fn run(
     recorder.phase("restart");
     let op = launch.spawn(
         &out.join("operator-restart.log"),
-        "info,meetings_operator::controller::finish=debug,meetings_operator::controller::runner=debug",
+        "info,meetings_operator::controller::finish=debug",
     )?;
     recorder.set_pid(op.pid);
     let first_call = async {
@@ -1205,24 +1204,7 @@ async fn write_credentials(
     application_id: &str,
     private_key_pem: &str,
 ) -> Result<(), String> {
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some(CREDENTIALS_SECRET.into()),
-            namespace: Some(namespace.into()),
-            ..Default::default()
-        },
-        data: Some(BTreeMap::from([
-            (
-                "applicationId".to_owned(),
-                ByteString(application_id.as_bytes().to_vec()),
-            ),
-            (
-                "privateKey".to_owned(),
-                ByteString(private_key_pem.as_bytes().to_vec()),
-            ),
-        ])),
-        ..Default::default()
-    };
+    let secret = support::credentials_secret(CREDENTIALS_SECRET, application_id, private_key_pem);
     Api::<Secret>::namespaced(kube.clone(), namespace)
         .create(&PostParams::default(), &secret)
         .await
@@ -2437,6 +2419,13 @@ fn print_table(r: &Value) {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
+    let slashed = |values: &[&Value]| {
+        values
+            .iter()
+            .map(|v| num(v))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
     let map = |v: &Value| {
         v.as_object()
             .map(|m| {
@@ -2539,11 +2528,7 @@ fn print_table(r: &Value) {
         ),
         (
             "lower bound / at the client's burst, s",
-            format!(
-                "{} / {}",
-                num(&c["lower_bound_s"]),
-                num(&c["lower_bound_with_client_burst_s"])
-            ),
+            slashed(&[&c["lower_bound_s"], &c["lower_bound_with_client_burst_s"]]),
         ),
         (
             "host CPU busy while converging (all cores)",
@@ -2551,28 +2536,19 @@ fn print_table(r: &Value) {
         ),
         (
             "time to Ready per room p50 / p99, s",
-            format!(
-                "{} / {}",
-                num(&c["time_to_ready_p50_s"]),
-                num(&c["time_to_ready_p99_s"])
-            ),
+            slashed(&[&c["time_to_ready_p50_s"], &c["time_to_ready_p99_s"]]),
         ),
         (
             "first / last create answered, s",
-            format!(
-                "{} / {}",
-                num(&c["first_create_s"]),
-                num(&c["last_create_s"])
-            ),
+            slashed(&[&c["first_create_s"], &c["last_create_s"]]),
         ),
         (
             "room reconciles / mean s / limiter wait mean s",
-            format!(
-                "{} / {} / {}",
-                num(&c["diagnostics"]["room_reconciles"]),
-                num(&c["diagnostics"]["room_reconcile_mean_s"]),
-                num(&c["diagnostics"]["rate_limiter_wait_mean_s"])
-            ),
+            slashed(&[
+                &c["diagnostics"]["room_reconciles"],
+                &c["diagnostics"]["room_reconcile_mean_s"],
+                &c["diagnostics"]["rate_limiter_wait_mean_s"],
+            ]),
         ),
         (
             "API calls per room (convergence)",
@@ -2593,12 +2569,7 @@ fn print_table(r: &Value) {
         ),
         (
             "steady: listings / period s / window s",
-            format!(
-                "{} / {} / {}",
-                num(&s["listings"]),
-                num(&s["period_s"]),
-                num(&s["window_s"])
-            ),
+            slashed(&[&s["listings"], &s["period_s"], &s["window_s"]]),
         ),
         (
             "steady: room pages per listing / theme reads per period",
@@ -2623,11 +2594,7 @@ fn print_table(r: &Value) {
         ),
         (
             "operator CPU s: convergence / steady per period",
-            format!(
-                "{} / {}",
-                num(&f["cpu_s_convergence"]),
-                num(&f["cpu_s_steady_per_period"])
-            ),
+            slashed(&[&f["cpu_s_convergence"], &f["cpu_s_steady_per_period"]]),
         ),
         (
             "start-up: LIST of the rooms, s (runs; unpaged)",
@@ -2643,12 +2610,11 @@ fn print_table(r: &Value) {
         ),
         (
             "start-up: caches synced / first API call / all re-observed, s",
-            format!(
-                "{} / {} / {}",
-                num(&u["to_caches_synced_s"]),
-                num(&u["to_first_api_call_s"]),
-                num(&u["to_all_rooms_reobserved_s"])
-            ),
+            slashed(&[
+                &u["to_caches_synced_s"],
+                &u["to_first_api_call_s"],
+                &u["to_all_rooms_reobserved_s"],
+            ]),
         ),
         (
             "start-up: API calls to re-observe",
@@ -2656,29 +2622,23 @@ fn print_table(r: &Value) {
         ),
         (
             "naive: reads per period / sweep s / 429s",
-            format!(
-                "{} / {} / {}",
-                num(&n["polite"]["reads_per_period"]),
-                num(&n["polite"]["sweep_s"]),
-                num(&n["polite"]["api_429"])
-            ),
+            slashed(&[
+                &n["polite"]["reads_per_period"],
+                &n["polite"]["sweep_s"],
+                &n["polite"]["api_429"],
+            ]),
         ),
         (
             "naive, unbounded retries: attempts / 429s / sweep s",
-            format!(
-                "{} / {} / {}",
-                num(&n["unbounded_retries"]["attempts"]),
-                num(&n["unbounded_retries"]["api_429"]),
-                num(&n["unbounded_retries"]["sweep_s"])
-            ),
+            slashed(&[
+                &n["unbounded_retries"]["attempts"],
+                &n["unbounded_retries"]["api_429"],
+                &n["unbounded_retries"]["sweep_s"],
+            ]),
         ),
         (
             "bench process: peak RSS MiB / CPU s to all Ready",
-            format!(
-                "{} / {}",
-                num(&h["bench_peak_rss_mib"]),
-                num(&h["bench_cpu_s_to_all_ready"])
-            ),
+            slashed(&[&h["bench_peak_rss_mib"], &h["bench_cpu_s_to_all_ready"]]),
         ),
     ];
     let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);

@@ -40,3 +40,24 @@ impl Default for ClientConfig {
         }
     }
 }
+
+#[cfg(test)]
+impl ClientConfig {
+    /// For unit tests against a local server: no rate limit and one attempt,
+    /// so that a fault answers the question instead of a retry.
+    pub(crate) fn unlimited_single_attempt(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            rate_limit: RateLimit {
+                per_second: 0.0,
+                burst: 1,
+            },
+            retry: RetryPolicy {
+                max_attempts: 1,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(1),
+            },
+            ..Self::default()
+        }
+    }
+}

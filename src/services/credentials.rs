@@ -302,7 +302,7 @@ mod tests {
     use meetings_simulator::Simulator;
 
     use super::*;
-    use crate::meetings::{ErrorClass, NoopObserver, RateLimit, RetryPolicy};
+    use crate::meetings::{ErrorClass, NoopObserver};
 
     const NS: &str = "team-a";
     const NAME: &str = "meetings";
@@ -403,19 +403,7 @@ mod tests {
         recheck: Duration,
         base_url: &str,
     ) -> CredentialStore {
-        let config = ClientConfig {
-            base_url: base_url.into(),
-            rate_limit: RateLimit {
-                per_second: 0.0,
-                burst: 1,
-            },
-            retry: RetryPolicy {
-                max_attempts: 1,
-                base_delay: Duration::from_millis(1),
-                max_delay: Duration::from_millis(1),
-            },
-            ..ClientConfig::default()
-        };
+        let config = ClientConfig::unlimited_single_attempt(base_url);
         CredentialStore::new(
             api.client(),
             default,

@@ -194,7 +194,7 @@ mod tests {
     use meetings_simulator::{AppCredentials, FaultKind, FaultSpec, RunningSimulator, Simulator};
 
     use super::*;
-    use crate::meetings::{ClientConfig, CreateRoom, Credentials, RateLimit, RetryPolicy};
+    use crate::meetings::{ClientConfig, CreateRoom, Credentials};
 
     /// A question content with any listing of the last five minutes.
     const LAX: Freshness = Freshness {
@@ -206,19 +206,8 @@ mod tests {
 
     fn client(sim: &RunningSimulator, app: &AppCredentials) -> MeetingsClient {
         let config = ClientConfig {
-            base_url: sim.base_url(),
             request_timeout: Duration::from_secs(10),
-            rate_limit: RateLimit {
-                per_second: 0.0,
-                burst: 1,
-            },
-            // One attempt: a fault answers the question instead of a retry.
-            retry: RetryPolicy {
-                max_attempts: 1,
-                base_delay: Duration::from_millis(1),
-                max_delay: Duration::from_millis(1),
-            },
-            ..ClientConfig::default()
+            ..ClientConfig::unlimited_single_attempt(sim.base_url())
         };
         let credentials = Credentials::new(&app.application_id, app.private_key_pem.as_bytes())
             .expect("simulator credentials");

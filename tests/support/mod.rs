@@ -44,6 +44,32 @@ pub fn world_behavior() -> Behavior {
     }
 }
 
+/// A credentials Secret `name` for an application, under the keys the
+/// operator reads by default (`applicationId`, `privateKey`).
+pub fn credentials_secret(
+    name: &str,
+    application_id: &str,
+    private_key_pem: &str,
+) -> k8s_openapi::api::core::v1::Secret {
+    use k8s_openapi::ByteString;
+    k8s_openapi::api::core::v1::Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_owned()),
+            ..Default::default()
+        },
+        data: Some(
+            [
+                ("applicationId", application_id),
+                ("privateKey", private_key_pem),
+            ]
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), ByteString(value.as_bytes().to_vec())))
+            .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
 /// Where `scripts/image.sh` writes the image archives (`target/images`).
 pub fn images_dir() -> std::path::PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")

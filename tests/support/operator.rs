@@ -4,11 +4,9 @@
 //! itself running in-process against both.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Resource};
@@ -117,23 +115,8 @@ impl OperatorEnv {
 
     /// (Re)writes the credentials Secret.
     pub async fn write_credentials(&self, application_id: &str, private_key_pem: &str) {
-        let secret = Secret {
-            metadata: kube::api::ObjectMeta {
-                name: Some(CREDENTIALS_SECRET.into()),
-                ..Default::default()
-            },
-            data: Some(BTreeMap::from([
-                (
-                    "applicationId".to_owned(),
-                    ByteString(application_id.as_bytes().to_vec()),
-                ),
-                (
-                    "privateKey".to_owned(),
-                    ByteString(private_key_pem.as_bytes().to_vec()),
-                ),
-            ])),
-            ..Default::default()
-        };
+        let secret =
+            crate::support::credentials_secret(CREDENTIALS_SECRET, application_id, private_key_pem);
         let api: Api<Secret> = Api::namespaced(self.kube.clone(), &self.ns);
         api.patch(
             CREDENTIALS_SECRET,
