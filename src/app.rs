@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::callbacks::{self, CallbackOptions, CallbackServer, ScopeHooks};
-use crate::controller::room::Rooms;
+use crate::controller::room::{Rooms, resync};
 use crate::controller::theme::logos::{self, SourceKind};
 use crate::controller::theme::{self, Themes};
 use crate::controller::triggers::{self, RoomWakeups, ThemeWakeups, cached};
@@ -320,6 +320,7 @@ fn controllers(
     let rooms_synced = Arc::new(AtomicBool::new(false));
     let (theme_wakeups, woken_themes) = futures::channel::mpsc::unbounded();
     let (room_wakeups, woken_rooms) = futures::channel::mpsc::unbounded();
+    let listing_wakeups = room_wakeups.clone();
     let wake_rooms = RoomWakeups {
         rooms: rooms.clone(),
         send: room_wakeups,
@@ -379,6 +380,7 @@ fn controllers(
         statuses: StatusCache::new(Duration::from_secs(60)),
         callback_urls: callback_hooks.urls,
         host_url_secrets,
+        seen: resync::Seen::default(),
     });
     let theme_kind = Arc::new(Themes {
         services,
@@ -389,7 +391,8 @@ fn controllers(
         logo_rejections: logos::Rejections::default(),
     });
 
-    let room_task = room_controller
+    let resync_by_listing = resync::run(room_kind.clone(), listing_wakeups);
+    let room_controller = room_controller
         .owns_stream(host_url_secret_events)
         .reconcile_on(woken_rooms)
         .reconcile_on(callback_hooks.reconcile_requests)
@@ -407,6 +410,13 @@ fn controllers(
                 tracing::debug!(%error, "room reconcile did not complete");
             }
         });
+    // The listing runs as long as the controller it feeds.
+    let room_task = async move {
+        tokio::select! {
+            () = room_controller => {}
+            () = resync_by_listing => {}
+        }
+    };
 
     // Logo sources: a changed ConfigMap or Secret reconciles the themes using it.
     let (logo_maps, logo_secrets) = (themes.clone(), themes.clone());

@@ -243,6 +243,66 @@ async fn drift_in_mutable_fields_is_corrected() {
 }
 
 #[tokio::test]
+async fn settled_rooms_are_resynced_by_one_listing_per_period_not_a_pass_each() {
+    const PASSES: &str =
+        r#"meetings_operator_reconciles_total{kind="MeetingRoom",result="success"}"#;
+    const CHANGED: &str = r#"meetings_operator_resync_wakeups_total{reason="changed"}"#;
+    let env = OperatorEnv::started("listing").await;
+    for i in 0..5 {
+        env.create::<MeetingRoom>(long_term_room(&format!("r{i}"), None))
+            .await
+            .unwrap();
+    }
+    let mut room_ids = Vec::new();
+    for i in 0..5 {
+        let room = ready_room(&env, &format!("r{i}")).await;
+        room_ids.push(room.status.unwrap().room_id.unwrap());
+    }
+    // One listing period (3 s in tests) for the first comparison.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let passes = env.metric(PASSES);
+    env.sim.reset_counters();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let counters = env.sim.counters();
+    assert_eq!(
+        env.metric(PASSES),
+        passes,
+        "no settled room was reconciled on a timer of its own"
+    );
+    assert_eq!(
+        env.metric(CHANGED),
+        0.0,
+        "the listing shows each room as its pass (the create) saw it"
+    );
+    let listings = counters.operation("getRooms");
+    assert!(
+        (2..=4).contains(&listings),
+        "one page per period: {counters:?}"
+    );
+    assert_eq!(counters.operation("getRoom"), 0, "{counters:?}");
+
+    // A change outside Kubernetes wakes that room alone, which corrects it.
+    let client = env.api_client();
+    let update = meetings_operator::meetings::RoomUpdate {
+        join_approval_level: Some(meetings_operator::meetings::JoinApprovalLevel::ExplicitApproval),
+        ..Default::default()
+    };
+    client.update_room(&room_ids[2], &update).await.unwrap();
+    support::eventually("drift corrected", Duration::from_secs(15), || async {
+        let remote = client.get_room(&room_ids[2]).await.ok()?;
+        (remote.join_approval_level == Some(meetings_operator::meetings::JoinApprovalLevel::None))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(env.metric(CHANGED), 1.0);
+    let woken = env.metric(PASSES) - passes;
+    assert!(
+        (1.0..=2.0).contains(&woken),
+        "{woken} passes for one changed room"
+    );
+}
+
+#[tokio::test]
 async fn a_room_waits_for_its_theme_and_follows_theme_changes() {
     let env = OperatorEnv::started("themeref").await;
     env.create::<MeetingRoom>(long_term_room("r", Some("later")))

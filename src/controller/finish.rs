@@ -49,13 +49,19 @@ pub(super) async fn finish<K: ManagedKind>(
     if next != Next::Backoff && conditions::is_true(status.conditions(), SYNCED) {
         services.backoff.reset(&key);
     }
-    let resync = || {
+    let own_resync = || {
         let annotations = this.object.meta().annotations.as_ref();
-        services.settings.resync_after(annotations)
+        services.settings.own_resync(annotations, K::LISTED)
     };
     let action = match next {
-        Next::Resync => Action::requeue(resync()),
-        Next::After(delay) => Action::requeue(delay.min(resync())),
+        Next::Resync => own_resync().map_or_else(Action::await_change, Action::requeue),
+        Next::After(delay) => match own_resync() {
+            Some(resync) => Action::requeue(delay.min(resync)),
+            // The listing hands over objects whose delay ends before the
+            // one after next (see `Settings::expiry_horizon`).
+            None if delay <= services.settings.expiry_horizon() => Action::requeue(delay),
+            None => Action::await_change(),
+        },
         Next::AwaitChange => Action::await_change(),
         Next::Backoff => Action::requeue(services.backoff.next_delay(&key)),
     };

@@ -95,9 +95,10 @@ impl Category {
 /// When a pass asks to be run again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Next {
-    /// After the object's resync period.
+    /// At the object's next resync: its own timer, or the kind's periodic
+    /// listing (see `Settings::own_resync`).
     Resync,
-    /// After this delay (at most the resync period).
+    /// After this delay, or at the next resync when that comes first.
     After(Duration),
     /// Only when the object or something it depends on changes.
     AwaitChange,

@@ -32,17 +32,47 @@ impl Default for Settings {
 
 impl Settings {
     /// The jittered delay until the next resync of an object, honouring its annotation.
-    pub fn resync_after(
-        &self,
-        annotations: Option<&std::collections::BTreeMap<String, String>>,
-    ) -> Duration {
-        let base = annotations
-            .and_then(|a| a.get(RESYNC_PERIOD))
-            .and_then(|v| parse_duration(v))
-            .unwrap_or(self.resync);
-        let jitter = base.mul_f64(self.resync_jitter.clamp(0.0, 1.0) * rand::rng().random::<f64>());
-        base + jitter
+    pub fn resync_after(&self, annotations: Option<&Annotations>) -> Duration {
+        self.jittered(annotated_period(annotations).unwrap_or(self.resync))
     }
+
+    /// The jittered delay until an object is observed again on a timer of
+    /// its own: every object of a kind without a periodic listing, and of a
+    /// listed kind only those with their own period annotation (the listing
+    /// observes the rest, see `room::resync`).
+    pub fn own_resync(&self, annotations: Option<&Annotations>, listed: bool) -> Option<Duration> {
+        if listed && annotated_period(annotations).is_none() {
+            return None;
+        }
+        Some(self.resync_after(annotations))
+    }
+
+    /// The jittered delay between two periodic listings.
+    pub fn listing_period(&self) -> Duration {
+        self.jittered(self.resync)
+    }
+
+    /// How far ahead a periodic listing looks for rooms about to expire:
+    /// past the next listing, whatever its jitter.
+    pub fn expiry_horizon(&self) -> Duration {
+        self.resync
+            .mul_f64(1.0 + self.resync_jitter.clamp(0.0, 1.0))
+            * 2
+    }
+
+    fn jittered(&self, base: Duration) -> Duration {
+        base + base.mul_f64(self.resync_jitter.clamp(0.0, 1.0) * rand::rng().random::<f64>())
+    }
+}
+
+/// An object's annotations.
+type Annotations = std::collections::BTreeMap<String, String>;
+
+/// The valid period of an object's resync annotation.
+fn annotated_period(annotations: Option<&Annotations>) -> Option<Duration> {
+    annotations
+        .and_then(|a| a.get(RESYNC_PERIOD))
+        .and_then(|v| parse_duration(v))
 }
 
 /// Parses `90`, `90s`, `15m`, `2h` into a duration.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// The Secret holds the application id under `applicationId` and the PEM
 /// private key under `privateKey` (the key names can be changed here).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialsRef {
     /// Name of the Secret (same namespace; never another namespace).

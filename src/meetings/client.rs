@@ -12,7 +12,7 @@ use super::auth::{Credentials, TokenCache};
 use super::config::ClientConfig;
 use super::error::{ApiError, parse_retry_after};
 use super::observe::{ApiObserver, NoopObserver, Outcome};
-use super::rate_limit::RateLimiter;
+use super::rate_limit::{Priority, RateLimiter};
 use super::retry::{Idempotency, RetryPolicy};
 
 /// A Meetings API client for one application. Cheap to clone; clones share
@@ -131,6 +131,7 @@ pub(crate) struct Call<'a> {
     pub multipart: Option<&'a (dyn Fn() -> reqwest::multipart::Form + Sync)>,
     pub idempotency: Idempotency,
     pub auth: Auth,
+    pub priority: Priority,
 }
 
 /// A successful answer: status and raw body.
@@ -240,7 +241,7 @@ impl MeetingsClient {
     async fn attempt(&self, call: &Call<'_>) -> Result<Answer, ApiError> {
         let inner = &self.inner;
         if call.auth == Auth::Bearer {
-            let waited = inner.limiter.acquire().await;
+            let waited = inner.limiter.acquire_at(call.priority).await;
             inner.observer.rate_limit_waited(waited);
         }
         let mut request = inner.http.request(call.method.clone(), call.url.clone());

@@ -33,5 +33,5 @@ pub use lenient::timestamp::{format as format_timestamp, parse as parse_timestam
 pub use models::*;
 pub use observe::{ApiObserver, NoopObserver, Outcome};
 pub use pagination::{PageQuery, RoomScope};
-pub use rate_limit::{RateLimit, RateLimiter};
+pub use rate_limit::{Priority, RateLimit, RateLimiter};
 pub use retry::{Idempotency, RetryPolicy};

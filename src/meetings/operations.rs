@@ -10,6 +10,7 @@ use super::models::{
     LogoUploadTarget, Recording, Room, RoomUpdate, SessionRecordings, Theme, ThemeUpdate,
     UpdateDetails,
 };
+use super::rate_limit::Priority;
 use super::retry::Idempotency;
 
 impl MeetingsClient {
@@ -27,6 +28,7 @@ impl MeetingsClient {
             multipart: None,
             idempotency,
             auth: Auth::Bearer,
+            priority: Priority::Foreground,
         }
     }
 
@@ -198,6 +200,7 @@ impl MeetingsClient {
             multipart: Some(&form),
             idempotency: Idempotency::Idempotent,
             auth: Auth::None,
+            priority: Priority::Foreground,
         })
         .await
         .map(drop)

@@ -6,6 +6,7 @@ use url::Url;
 use super::client::{Auth, Call, MeetingsClient};
 use super::error::ApiError;
 use super::models::{Room, RoomsPage};
+use super::rate_limit::Priority;
 use super::retry::Idempotency;
 
 /// Which rooms a listing covers.
@@ -59,6 +60,15 @@ impl MeetingsClient {
         scope: &RoomScope,
         query: &PageQuery,
     ) -> Result<RoomsPage, ApiError> {
+        self.page_at(scope, query, Priority::Foreground).await
+    }
+
+    async fn page_at(
+        &self,
+        scope: &RoomScope,
+        query: &PageQuery,
+        priority: Priority,
+    ) -> Result<RoomsPage, ApiError> {
         let (operation, mut url) = match scope {
             RoomScope::All => ("getRooms", self.url(&["rooms"])),
             RoomScope::Theme(id) => ("getRoomsByThemeId", self.url(&["themes", id, "rooms"])),
@@ -85,18 +95,29 @@ impl MeetingsClient {
                 multipart: None,
                 idempotency: Idempotency::Idempotent,
                 auth: Auth::Bearer,
+                priority,
             })
             .await?;
         Self::decode(operation, &answer)
     }
 
-    /// Streams every room in `scope`, page by page.
+    /// Streams every room in `scope`, page by page (see [`Self::rooms_at`]).
+    pub fn rooms(&self, scope: RoomScope) -> impl Stream<Item = Result<Room, ApiError>> + '_ {
+        self.rooms_at(scope, Priority::Foreground)
+    }
+
+    /// Streams every room in `scope`, page by page, each page requested at
+    /// `priority`.
     ///
     /// Ends on an empty or short page, when `total_items` rooms were seen, when
     /// there is no `next` link, or when `next` does not move forward (a numeric
     /// start that does not increase, or any start already requested): a listing
     /// that trusts only `page_size` or `next` could loop forever.
-    pub fn rooms(&self, scope: RoomScope) -> impl Stream<Item = Result<Room, ApiError>> + '_ {
+    pub fn rooms_at(
+        &self,
+        scope: RoomScope,
+        priority: Priority,
+    ) -> impl Stream<Item = Result<Room, ApiError>> + '_ {
         struct State {
             scope: RoomScope,
             next: Option<PageQuery>,
@@ -119,7 +140,7 @@ impl MeetingsClient {
             let Some(query) = state.next.take() else {
                 return Ok::<_, ApiError>(None);
             };
-            let page = self.rooms_page(&state.scope, &query).await?;
+            let page = self.page_at(&state.scope, &query, priority).await?;
             let count = page.rooms.len() as u64;
             state.seen += count;
             let short = count < u64::from(page_size);

@@ -1,4 +1,5 @@
-//! A client-wide token bucket shared by every request, with a server-imposed pause.
+//! A client-wide token bucket shared by every request, with a server-imposed
+//! pause and a lower priority for reads that can wait.
 
 use std::time::Duration;
 
@@ -21,6 +22,21 @@ impl Default for RateLimit {
             burst: 10,
         }
     }
+}
+
+/// Whose turn a request takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// Served first come, first served.
+    Foreground,
+    /// Served only from spare capacity: while the bucket holds less than half
+    /// its burst (others are waiting or just spent it), the request waits.
+    /// From `until` on it queues like a foreground request, so it is late,
+    /// never starved.
+    Background {
+        /// When waiting for spare capacity ends.
+        until: Instant,
+    },
 }
 
 #[derive(Debug)]
@@ -64,6 +80,59 @@ impl RateLimiter {
         self.limit.per_second.is_finite() && self.limit.per_second > 0.0
     }
 
+    /// Waits for a send slot at `priority` and returns how long the caller
+    /// waited.
+    pub async fn acquire_at(&self, priority: Priority) -> Duration {
+        let started = Instant::now();
+        if let Priority::Background { until } = priority
+            && self.spare_slot(until).await
+        {
+            return started.elapsed();
+        }
+        self.acquire().await;
+        started.elapsed()
+    }
+
+    /// Takes a token once the bucket holds half its burst (true), or gives
+    /// up at `until` (false).
+    async fn spare_slot(&self, until: Instant) -> bool {
+        if !self.enabled() {
+            return true;
+        }
+        let spare = (f64::from(self.limit.burst.max(1)) / 2.0).max(1.0);
+        loop {
+            let retry_at = {
+                let mut bucket = self.bucket.lock().await;
+                let now = Instant::now();
+                self.refill(&mut bucket, now);
+                match bucket.paused_until {
+                    Some(paused) if paused > now => paused,
+                    _ if bucket.tokens >= spare => {
+                        bucket.tokens -= 1.0;
+                        return true;
+                    }
+                    _ => {
+                        let short = (spare - bucket.tokens) / self.limit.per_second;
+                        now + Duration::from_secs_f64(short)
+                    }
+                }
+            };
+            if retry_at >= until {
+                tokio::time::sleep_until(until).await;
+                return false;
+            }
+            tokio::time::sleep_until(retry_at).await;
+        }
+    }
+
+    /// Adds the tokens earned since the last refill, up to the burst.
+    fn refill(&self, bucket: &mut Bucket, now: Instant) {
+        let capacity = f64::from(self.limit.burst.max(1));
+        let elapsed = now.duration_since(bucket.refilled_at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * self.limit.per_second).min(capacity);
+        bucket.refilled_at = now;
+    }
+
     /// Waits for a send slot and returns how long the caller waited.
     pub async fn acquire(&self) -> Duration {
         let started = Instant::now();
@@ -79,10 +148,7 @@ impl RateLimiter {
                 }
             }
             if self.enabled() {
-                let capacity = f64::from(self.limit.burst.max(1));
-                let elapsed = now.duration_since(bucket.refilled_at).as_secs_f64();
-                bucket.tokens = (bucket.tokens + elapsed * self.limit.per_second).min(capacity);
-                bucket.refilled_at = now;
+                self.refill(&mut bucket, now);
                 bucket.tokens -= 1.0;
                 if bucket.tokens < 0.0 {
                     let wait = Duration::from_secs_f64(-bucket.tokens / self.limit.per_second);
@@ -158,6 +224,70 @@ mod tests {
         limiter.pause_for(Duration::from_secs(3)).await;
         let waited = limiter.acquire().await;
         assert!(waited >= Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_requests_take_only_spare_capacity() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(RateLimit {
+            per_second: 10.0,
+            burst: 4,
+        }));
+        let start = Instant::now();
+        // 24 foreground requests keep the bucket empty for 2 s.
+        let foreground: Vec<_> = (0..24)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move { limiter.acquire().await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        let until = start + Duration::from_secs(60);
+        let waited = limiter.acquire_at(Priority::Background { until }).await;
+        for task in foreground {
+            task.await.unwrap();
+        }
+        // Served once the foreground queue drained and two tokens came back.
+        assert!(waited >= Duration::from_millis(2190), "{waited:?}");
+        assert!(waited <= Duration::from_millis(2400), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_requests_queue_normally_after_their_deadline() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(RateLimit {
+            per_second: 10.0,
+            burst: 4,
+        }));
+        let start = Instant::now();
+        let foreground: Vec<_> = (0..104)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move { limiter.acquire().await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        let until = start + Duration::from_secs(1);
+        let waited = limiter.acquire_at(Priority::Background { until }).await;
+        // Queued at 1 s behind the 100 reservations still waiting: about 10 s.
+        assert!(waited >= Duration::from_millis(9900), "{waited:?}");
+        assert!(waited <= Duration::from_millis(10200), "{waited:?}");
+        for task in foreground {
+            task.await.unwrap();
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_limiter_serves_background_requests_at_once() {
+        let limiter = RateLimiter::new(RateLimit {
+            per_second: 10.0,
+            burst: 4,
+        });
+        let until = Instant::now() + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert_eq!(
+                limiter.acquire_at(Priority::Background { until }).await,
+                Duration::ZERO
+            );
+        }
     }
 
     #[tokio::test(start_paused = true)]

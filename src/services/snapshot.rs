@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 
-use crate::meetings::{ApiError, MeetingsClient, Room, RoomScope};
+use crate::meetings::{ApiError, MeetingsClient, Priority, Room, RoomScope};
 
 /// Rooms by id from one listing.
 type Listing = Arc<HashMap<String, Arc<Room>>>;
@@ -44,6 +44,22 @@ pub struct RoomSnapshots {
     slots: Mutex<HashMap<String, Slot>>,
 }
 
+/// One application's rooms: a listing and the writes recorded since.
+pub struct View {
+    listing: Listing,
+    overlay: HashMap<String, Arc<Room>>,
+}
+
+impl View {
+    /// The room with `room_id`, as last written or listed.
+    pub fn get(&self, room_id: &str) -> Option<&Room> {
+        self.overlay
+            .get(room_id)
+            .or_else(|| self.listing.get(room_id))
+            .map(Arc::as_ref)
+    }
+}
+
 /// `room` without its host URL.
 fn without_host_url(mut room: Room) -> Room {
     room.links.host_url = None;
@@ -68,7 +84,9 @@ impl RoomSnapshots {
         room_id: &str,
         freshness: Freshness,
     ) -> Result<Option<Arc<Room>>, ApiError> {
-        let validated = self.ensure_fresh(client, freshness).await?;
+        let validated = self
+            .ensure_fresh(client, freshness, Priority::Foreground)
+            .await?;
         let slots = self.lock();
         let Some(slot) = slots.get(client.application_id()) else {
             return Ok(validated.get(room_id).cloned());
@@ -89,7 +107,9 @@ impl RoomSnapshots {
         freshness: Freshness,
         predicate: impl Fn(&Room) -> bool,
     ) -> Result<Vec<Arc<Room>>, ApiError> {
-        let validated = self.ensure_fresh(client, freshness).await?;
+        let validated = self
+            .ensure_fresh(client, freshness, Priority::Foreground)
+            .await?;
         let slots = self.lock();
         let Some(slot) = slots.get(client.application_id()) else {
             return Ok(validated
@@ -113,6 +133,33 @@ impl RoomSnapshots {
         Ok(found.into_values().collect())
     }
 
+    /// Every room of the application, as [`Self::room`] answers for each,
+    /// from a listing that satisfies `freshness`; a listing read now requests
+    /// its pages at `priority`.
+    pub async fn view(
+        &self,
+        client: &MeetingsClient,
+        freshness: Freshness,
+        priority: Priority,
+    ) -> Result<View, ApiError> {
+        let validated = self.ensure_fresh(client, freshness, priority).await?;
+        let slots = self.lock();
+        let Some(slot) = slots.get(client.application_id()) else {
+            return Ok(View {
+                listing: validated,
+                overlay: HashMap::new(),
+            });
+        };
+        Ok(View {
+            listing: slot.current_or(&validated).clone(),
+            overlay: slot
+                .overlay
+                .iter()
+                .map(|(id, (_, room))| (id.clone(), room.clone()))
+                .collect(),
+        })
+    }
+
     /// Records a room this operator just created, changed or read.
     pub fn record(&self, application_id: &str, room: Room) {
         let mut slots = self.lock();
@@ -128,6 +175,7 @@ impl RoomSnapshots {
         &self,
         client: &MeetingsClient,
         freshness: Freshness,
+        priority: Priority,
     ) -> Result<Listing, ApiError> {
         let app = client.application_id().to_owned();
         let fresh_listing = |slot: &Slot| {
@@ -162,7 +210,7 @@ impl RoomSnapshots {
         }
         let started = Instant::now();
         let rooms: HashMap<String, Arc<Room>> = client
-            .rooms(RoomScope::All)
+            .rooms_at(RoomScope::All, priority)
             .map_ok(|room| (room.id.clone(), Arc::new(without_host_url(room))))
             .try_collect()
             .await?;

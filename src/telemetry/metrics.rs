@@ -55,6 +55,11 @@ struct CallbackLabels {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn reconcile_histogram() -> Histogram {
@@ -77,8 +82,9 @@ fn request_histogram() -> Histogram {
 /// `meetings_operator_api_request_duration_seconds{operation}`,
 /// `meetings_operator_rate_limiter_wait_seconds`,
 /// `meetings_operator_objects{kind,condition,status}`,
-/// `meetings_operator_leader` and
-/// `meetings_operator_callbacks_total{event,result}`.
+/// `meetings_operator_leader`,
+/// `meetings_operator_callbacks_total{event,result}` and
+/// `meetings_operator_resync_wakeups_total{reason}`.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -92,6 +98,7 @@ pub struct Metrics {
     leader: Gauge,
     objects: ObjectsCollector,
     callbacks: Family<CallbackLabels, Counter>,
+    resync_wakeups: Family<ReasonLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -116,6 +123,7 @@ impl Metrics {
         let leader = Gauge::default();
         let objects = ObjectsCollector::default();
         let callbacks = Family::<CallbackLabels, Counter>::default();
+        let resync_wakeups = Family::<ReasonLabels, Counter>::default();
 
         let mut registry = Registry::default();
         // Counters get their `_total` suffix from the encoder.
@@ -164,6 +172,11 @@ impl Metrics {
             "Meetings API callbacks received, by event and result",
             callbacks.clone(),
         );
+        registry.register(
+            "meetings_operator_resync_wakeups",
+            "Rooms the periodic listing handed to the controller, by reason (changed, vanished, expiring, unseen, application, credentials)",
+            resync_wakeups.clone(),
+        );
         registry.register_collector(Box::new(objects.clone()));
 
         Self {
@@ -178,6 +191,7 @@ impl Metrics {
             leader,
             objects,
             callbacks,
+            resync_wakeups,
         }
     }
 
@@ -220,6 +234,13 @@ impl Metrics {
     pub fn callback_handled(&self, event: &'static str, result: &'static str) {
         self.callbacks
             .get_or_create(&CallbackLabels { event, result })
+            .inc();
+    }
+
+    /// Counts one room the periodic listing handed to the controller.
+    pub fn resync_wakeup(&self, reason: &'static str) {
+        self.resync_wakeups
+            .get_or_create(&ReasonLabels { reason })
             .inc();
     }
 

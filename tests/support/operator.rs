@@ -10,13 +10,14 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Resource};
-use meetings_operator::app::{RunOptions, run};
+use meetings_operator::app::{RunOptions, run_supervised};
 use meetings_operator::controller::Settings;
 use meetings_operator::crd::{MeetingRoom, MeetingTheme};
 use meetings_operator::meetings::{
     ClientConfig, Credentials, MeetingsClient, NoopObserver, RateLimit, RetryPolicy,
 };
 use meetings_operator::services::SecretKey;
+use meetings_operator::telemetry::Telemetry;
 use meetings_simulator::{AppCredentials, RunningSimulator, Simulator, SimulatorConfig};
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
@@ -37,6 +38,8 @@ pub struct OperatorEnv {
     pub app: AppCredentials,
     /// Options the operator runs with.
     pub options: RunOptions,
+    /// The operator's metrics and health, kept across restarts.
+    pub telemetry: Telemetry,
     running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
@@ -95,6 +98,7 @@ impl OperatorEnv {
         let app = sim.default_application().expect("default application");
         let env = Self {
             options: test_options(&ns, sim.base_url()),
+            telemetry: Telemetry::default(),
             kube,
             ns,
             sim,
@@ -139,12 +143,14 @@ impl OperatorEnv {
         let (stop, stopped) = oneshot::channel::<()>();
         let kube = self.kube.clone();
         let options = self.options.clone();
+        let telemetry = self.telemetry.clone();
         let handle = tokio::spawn(async move {
-            run(kube, options, async {
+            let shutdown = async {
                 let _ = stopped.await;
-            })
-            .await
-            .expect("operator runs");
+            };
+            run_supervised(kube, options, &telemetry, shutdown, std::future::pending())
+                .await
+                .expect("operator runs");
         });
         self.running = Some((stop, handle));
     }
@@ -163,6 +169,16 @@ impl OperatorEnv {
             handle.abort();
             let _ = handle.await;
         }
+    }
+
+    /// The value of one sample of the operator's metrics, e.g.
+    /// `meetings_operator_reconciles_total{kind="MeetingRoom",result="success"}`;
+    /// 0 when it has not been recorded.
+    pub fn metric(&self, sample: &str) -> f64 {
+        let text = self.telemetry.metrics.render().expect("metrics render");
+        text.lines()
+            .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' '))
+            .map_or(0.0, |value| value.trim().parse().expect("a number"))
     }
 
     /// A Meetings API client for the test's application.

@@ -7,6 +7,7 @@ mod cleanup;
 mod host_url;
 pub mod lost_create;
 mod report;
+pub mod resync;
 pub mod sync;
 
 use std::time::{Duration, Instant};
@@ -41,6 +42,8 @@ pub struct Rooms {
     pub callback_urls: Option<RoomCallbackUrls>,
     /// Names of the host-URL Secrets seen through their watch.
     pub host_url_secrets: NameIndex,
+    /// What each room's last pass saw, for the periodic listing.
+    pub seen: resync::Seen,
 }
 
 impl ManagedKind for Rooms {
@@ -55,6 +58,7 @@ impl ManagedKind for Rooms {
 
     const KIND: &'static str = crate::telemetry::KIND_ROOM;
     const NOUN: &'static str = "room";
+    const LISTED: bool = true;
 
     fn services(&self) -> &Services {
         &self.services
@@ -132,6 +136,7 @@ impl ManagedKind for Rooms {
         let expired = report::gone_after_expiry(room, status);
         if expired && status.observed_generation == room.metadata.generation {
             report::expired_and_gone(room, status, room_id);
+            self.seen.record(&room.uid().unwrap_or_default(), None);
             return Vanished::Settled(Next::AwaitChange);
         }
         Vanished::Recreate(if expired {
@@ -266,7 +271,9 @@ impl ManagedKind for Rooms {
         drift: &[&'static str],
         (): (),
     ) -> Next {
-        report::ready(self, room, status, remote, theme_id, drift)
+        self.seen
+            .record(&room.uid().unwrap_or_default(), Some(remote));
+        report::ready(room, status, remote, theme_id, drift)
     }
 }
 

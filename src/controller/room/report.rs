@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::Rooms;
 use crate::controller::outcome::Next;
 use crate::crd::common::ManagementPolicy;
 use crate::crd::conditions::{READY, SYNCED, condition, now, set_condition};
@@ -13,10 +12,9 @@ use crate::crd::reasons::condition as reason;
 use crate::crd::{MeetingRoom, MeetingRoomSpec, MeetingRoomStatus, RoomKind};
 use crate::meetings::{Room, RoomType, format_timestamp};
 
-/// The status of a room that exists, and when to look at it again: at the
-/// resync, or just after it expires when that comes first.
+/// The status of a room that exists, and when to look at it again: just
+/// after it expires, or at the resync when it has no expiry ahead.
 pub(super) fn ready(
-    rooms: &Rooms,
     room: &MeetingRoom,
     status: &mut MeetingRoomStatus,
     remote: &Room,
@@ -79,16 +77,12 @@ pub(super) fn ready(
         // service moves later (a room kept alive by a session) is seen.
         return Next::Resync;
     }
-    let resync = rooms
-        .services
-        .settings
-        .resync_after(room.metadata.annotations.as_ref());
     let until_expiry = remote
         .expires_at
         .map(|expiry| expiry.as_millisecond() - Timestamp::now().as_millisecond())
         .filter(|until| *until > 0)
         .map(|until| Duration::from_millis(until as u64 + 1000));
-    Next::After(until_expiry.map_or(resync, |until| until.min(resync)))
+    until_expiry.map_or(Next::Resync, Next::After)
 }
 
 /// The `Synced` reason and message of a located room.

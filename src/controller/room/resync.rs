@@ -1,0 +1,353 @@
+//! Rooms are resynced by listing, not one by one: every resync period one
+//! listing per application (its pages taken from spare rate-limit capacity,
+//! see [`Priority::Background`]) is compared with what each room's last pass
+//! saw, and only the rooms that need a pass are handed to the controller:
+//! their remote room changed or vanished, is about to expire, or their
+//! credentials now name another application. A settled room holds no timer
+//! of its own, so an idle operator costs one listing per period.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures::channel::mpsc::UnboundedSender;
+use jiff::Timestamp;
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+
+use super::Rooms;
+use crate::crd::annotations;
+use crate::crd::common::CredentialsRef;
+use crate::crd::{MeetingRoom, MeetingRoomStatus};
+use crate::meetings::{Priority, Room};
+use crate::services::snapshot::{Freshness, View};
+
+/// What each room's last pass saw of its remote room, by the room's uid.
+#[derive(Default)]
+pub struct Seen {
+    fingerprints: Mutex<HashMap<String, u64>>,
+}
+
+impl Seen {
+    /// Notes that the pass of the room with `uid` saw `remote` (`None`:
+    /// the remote room is gone and the pass settled that).
+    pub fn record(&self, uid: &str, remote: Option<&Room>) {
+        let fingerprint = fingerprint(remote);
+        self.lock().insert(uid.to_owned(), fingerprint);
+    }
+
+    fn get(&self, uid: &str) -> Option<u64> {
+        self.lock().get(uid).copied()
+    }
+
+    /// Forgets every room not in `uids`.
+    fn retain(&self, uids: &HashSet<&str>) {
+        self.lock().retain(|uid, _| uids.contains(uid.as_str()));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.fingerprints.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A hash of everything the service says about a room but its host URL (a
+/// credential re-issued on every read, and kept out of listings).
+fn fingerprint(remote: Option<&Room>) -> u64 {
+    struct Hashing<'a>(&'a mut std::collections::hash_map::DefaultHasher);
+    impl std::io::Write for Hashing<'_> {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.write(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    match remote {
+        None => 0u8.hash(&mut hasher),
+        Some(room) if room.links.host_url.is_some() => {
+            let mut room = room.clone();
+            room.links.host_url = None;
+            let _ = serde_json::to_writer(Hashing(&mut hasher), &room);
+        }
+        Some(room) => {
+            let _ = serde_json::to_writer(Hashing(&mut hasher), room);
+        }
+    }
+    hasher.finish()
+}
+
+/// Why a room is handed to the controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// No pass of this process has seen the remote room yet.
+    Unseen,
+    /// The remote room differs from what the last pass saw.
+    Changed,
+    /// The remote room is no longer listed.
+    Vanished,
+    /// The remote room expires before the listing after next.
+    Expiring,
+    /// The credentials now name another application than the room's.
+    Application,
+    /// The credentials could not be read.
+    Credentials,
+}
+
+impl Why {
+    /// The `reason` label of `meetings_operator_resync_wakeups_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Why::Unseen => "unseen",
+            Why::Changed => "changed",
+            Why::Vanished => "vanished",
+            Why::Expiring => "expiring",
+            Why::Application => "application",
+            Why::Credentials => "credentials",
+        }
+    }
+}
+
+/// Whether a room of application `application_id` with `status` needs a
+/// pass, given the room the listing holds for it, the fingerprint its last
+/// pass recorded, and the time window `now..horizon` in which an expiry
+/// needs a timer.
+pub fn needs_pass(
+    status: &MeetingRoomStatus,
+    application_id: &str,
+    listed: Option<&Room>,
+    seen: Option<u64>,
+    (now, horizon): (Timestamp, Timestamp),
+) -> Option<Why> {
+    if status
+        .application_id
+        .as_deref()
+        .is_some_and(|app| app != application_id)
+    {
+        return Some(Why::Application);
+    }
+    let Some(seen) = seen else {
+        return Some(Why::Unseen);
+    };
+    if seen != fingerprint(listed) {
+        return Some(if listed.is_some() {
+            Why::Changed
+        } else {
+            Why::Vanished
+        });
+    }
+    let expiring = listed
+        .and_then(|room| room.expires_at)
+        .is_some_and(|expiry| expiry > now && expiry <= horizon);
+    expiring.then_some(Why::Expiring)
+}
+
+/// Lists every period and hands the rooms that need a pass to `wake` (the
+/// room controller's trigger stream). Runs until the controller stops.
+pub async fn run(rooms: Arc<Rooms>, wake: UnboundedSender<ObjectRef<MeetingRoom>>) {
+    let mut previous = Instant::now();
+    loop {
+        tokio::time::sleep(rooms.services.settings.listing_period()).await;
+        let started = Instant::now();
+        sweep(&rooms, &wake, previous).await;
+        previous = started;
+    }
+}
+
+/// Rooms grouped by the credentials they use: (namespace, reference).
+type ByCredentials = HashMap<(String, Option<Box<CredentialsRef>>), Vec<Arc<MeetingRoom>>>;
+
+/// One period: a listing per application, newer than `not_before`, and the
+/// rooms that need a pass woken.
+async fn sweep(rooms: &Rooms, wake: &UnboundedSender<ObjectRef<MeetingRoom>>, not_before: Instant) {
+    let services = &rooms.services;
+    let settings = &services.settings;
+    let all = services.rooms.state();
+    let uids: HashSet<&str> = all
+        .iter()
+        .filter_map(|room| room.metadata.uid.as_deref())
+        .collect();
+    rooms.seen.retain(&uids);
+    let mut groups = ByCredentials::new();
+    for room in &all {
+        let listed = room.status.as_ref().is_some_and(|s| s.room_id.is_some());
+        if !listed
+            || room.metadata.deletion_timestamp.is_some()
+            || annotations::paused(&room.metadata)
+        {
+            continue;
+        }
+        let key = (
+            room.namespace().unwrap_or_default(),
+            room.spec.credentials_ref.clone(),
+        );
+        groups.entry(key).or_default().push(room.clone());
+    }
+    let freshness = Freshness {
+        max_age: settings.resync,
+        not_before: Some(not_before),
+    };
+    let priority = Priority::Background {
+        until: tokio::time::Instant::now() + settings.resync,
+    };
+    let now = Timestamp::now();
+    let window = (now, now + settings.expiry_horizon());
+    let hand_over = |room: &MeetingRoom, why: Why| {
+        services.metrics.resync_wakeup(why.label());
+        // Only fails once the controller has stopped.
+        let _ = wake.unbounded_send(ObjectRef::from(room));
+    };
+    let mut views: HashMap<String, View> = HashMap::new();
+    for ((namespace, credentials_ref), members) in groups {
+        let client = match services
+            .credentials
+            .client(&namespace, credentials_ref.as_deref())
+            .await
+        {
+            Ok(client) => client,
+            Err(_) => {
+                // Each pass reports the problem in its own status.
+                members
+                    .iter()
+                    .for_each(|room| hand_over(room, Why::Credentials));
+                continue;
+            }
+        };
+        let app = client.application_id().to_owned();
+        if !views.contains_key(&app) {
+            match services.snapshots.view(&client, freshness, priority).await {
+                Ok(view) => views.insert(app.clone(), view),
+                Err(error) => {
+                    tracing::warn!(application = %app, %error, "resync listing failed; the next period lists again");
+                    continue;
+                }
+            };
+        }
+        let Some(view) = views.get(&app) else {
+            continue;
+        };
+        for room in &members {
+            let Some(status) = room.status.as_ref() else {
+                continue;
+            };
+            let listed = status.room_id.as_deref().and_then(|id| view.get(id));
+            let uid = room.uid().unwrap_or_default();
+            let seen = rooms.seen.get(&uid);
+            if let Some(why) = needs_pass(status, &app, listed, seen, window) {
+                if why == Why::Unseen {
+                    // Woken once: later periods compare with this listing
+                    // unless a pass records what it saw.
+                    rooms.seen.record(&uid, listed);
+                }
+                hand_over(room, why);
+            }
+        }
+    }
+    tracing::debug!(rooms = all.len(), "resync listing compared");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meetings::{Link, RoomLinks};
+
+    fn room(id: &str, expires_in_secs: i64) -> Room {
+        Room {
+            id: id.to_owned(),
+            display_name: "r".to_owned(),
+            meeting_code: "123".to_owned(),
+            expires_at: Some(Timestamp::now() + jiff::SignedDuration::from_secs(expires_in_secs)),
+            ..Room::default()
+        }
+    }
+
+    fn status(app: &str) -> MeetingRoomStatus {
+        MeetingRoomStatus {
+            room_id: Some("id".to_owned()),
+            application_id: Some(app.to_owned()),
+            ..MeetingRoomStatus::default()
+        }
+    }
+
+    fn window(hours: i64) -> (Timestamp, Timestamp) {
+        let now = Timestamp::now();
+        (now, now + jiff::SignedDuration::from_hours(hours))
+    }
+
+    #[test]
+    fn a_room_as_its_pass_saw_it_needs_no_pass() {
+        let listed = room("id", 86_400 * 30);
+        let seen = Some(fingerprint(Some(&listed)));
+        assert_eq!(
+            needs_pass(&status("app"), "app", Some(&listed), seen, window(1)),
+            None
+        );
+    }
+
+    #[test]
+    fn the_host_url_is_not_part_of_what_a_pass_saw() {
+        let listed = room("id", 86_400 * 30);
+        let mut created = listed.clone();
+        created.links = RoomLinks {
+            host_url: Some(Link {
+                href: "https://example.test/?participant_token=secret".to_owned(),
+            }),
+            ..created.links
+        };
+        let seen = Some(fingerprint(Some(&created)));
+        assert_eq!(
+            needs_pass(&status("app"), "app", Some(&listed), seen, window(1)),
+            None
+        );
+    }
+
+    #[test]
+    fn changed_vanished_unseen_and_moved_rooms_need_a_pass() {
+        let listed = room("id", 86_400 * 30);
+        let seen = Some(fingerprint(Some(&listed)));
+        let mut renamed = listed.clone();
+        renamed.display_name = "changed".to_owned();
+        let cases = [
+            (status("app"), "app", Some(&renamed), seen, Why::Changed),
+            (status("app"), "app", None, seen, Why::Vanished),
+            (status("app"), "app", Some(&listed), None, Why::Unseen),
+            (
+                status("other"),
+                "app",
+                Some(&listed),
+                seen,
+                Why::Application,
+            ),
+        ];
+        for (status, app, listed, seen, why) in cases {
+            assert_eq!(needs_pass(&status, app, listed, seen, window(1)), Some(why));
+        }
+    }
+
+    #[test]
+    fn a_room_gone_when_its_pass_settled_that_needs_no_pass() {
+        let seen = Some(fingerprint(None));
+        assert_eq!(
+            needs_pass(&status("app"), "app", None, seen, window(1)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_room_expiring_within_the_horizon_gets_a_timer_once_expired_none() {
+        let soon = room("id", 600);
+        let seen = Some(fingerprint(Some(&soon)));
+        assert_eq!(
+            needs_pass(&status("app"), "app", Some(&soon), seen, window(1)),
+            Some(Why::Expiring)
+        );
+        let expired = room("id", -600);
+        let seen = Some(fingerprint(Some(&expired)));
+        assert_eq!(
+            needs_pass(&status("app"), "app", Some(&expired), seen, window(1)),
+            None
+        );
+    }
+}
