@@ -30,11 +30,11 @@ use crate::controller::theme::{self, Themes};
 use crate::controller::triggers::{self, RoomWakeups, ThemeWakeups, cached};
 use crate::controller::{Services, Settings, error_policy, pipeline};
 use crate::crd::{HOST_URL_LABEL, MeetingRoom, MeetingTheme};
-use crate::meetings::{ApiObserver, ClientConfig};
+use crate::meetings::{ApiObserver, ClientConfig, Priority};
 use crate::services::backoff::ObjectBackoff;
 use crate::services::events::EventPublisher;
 use crate::services::name_index::NameIndex;
-use crate::services::snapshot::RoomSnapshots;
+use crate::services::snapshot::{Freshness, RoomSnapshots};
 use crate::services::status_cache::{LastObserved, StatusCache, WriteBudget};
 use crate::services::{CredentialStore, SecretKey};
 use crate::telemetry::{KIND_ROOM, KIND_THEME, Metrics, Phase, Telemetry};
@@ -189,6 +189,20 @@ pub async fn run_supervised(
         ));
     }
     tasks.spawn(ready_when_synced(synced, telemetry.clone()));
+    if options.default_credentials.is_some() {
+        let warm = warm_listing(
+            shared.credentials.clone(),
+            shared.snapshots.clone(),
+            options.settings.resync,
+        );
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            tokio::select! {
+                () = warm => {}
+                () = stop => {}
+            }
+        });
+    }
     if let Some(server) = callback_server {
         let receiver = Arc::new(callbacks::Receiver::new(
             kube.clone(),
@@ -248,6 +262,33 @@ async fn reporting_sync<K: Resource + Clone + 'static>(
     tokio::select! {
         () = controller => {}
         () = report => {}
+    }
+}
+
+/// Lists the default application's rooms while the caches load, so that
+/// the first reconciles find the listing they observe through ready
+/// instead of waiting for it. Gives up quietly: those reconciles list then.
+async fn warm_listing(
+    credentials: Arc<CredentialStore>,
+    snapshots: Arc<RoomSnapshots>,
+    max_age: Duration,
+) {
+    let client = match credentials.client("", None).await {
+        Ok(client) => client,
+        Err(problem) => {
+            tracing::debug!(%problem, "no listing ahead of the caches");
+            return;
+        }
+    };
+    let freshness = Freshness {
+        max_age,
+        not_before: None,
+    };
+    if let Err(error) = snapshots
+        .view(&client, freshness, Priority::Foreground)
+        .await
+    {
+        tracing::debug!(%error, "no listing ahead of the caches");
     }
 }
 

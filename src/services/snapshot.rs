@@ -26,9 +26,89 @@ struct Slot {
     listing: Option<(Instant, Listing)>,
     overlay: HashMap<String, (Instant, Arc<Room>)>,
     refresh: Arc<tokio::sync::Mutex<()>>,
+    /// The listing being read: when it started and the rooms read so far.
+    reading: Option<(Instant, HashMap<String, Arc<Room>>)>,
+    /// Bumped whenever `reading` grows or ends.
+    progress: Option<tokio::sync::watch::Sender<u64>>,
+}
+
+/// Ends a slot's `reading` however its listing ends (done, failed or
+/// dropped), so that no reader waits for a listing nobody reads.
+struct Reading<'a> {
+    snapshots: &'a RoomSnapshots,
+    app: &'a str,
+}
+
+impl Reading<'_> {
+    /// Adds rooms read to the slot's `reading` and wakes its readers.
+    fn read(&self, rooms: impl IntoIterator<Item = Arc<Room>>) {
+        let mut slots = self.snapshots.lock();
+        if let Some(slot) = slots.get_mut(self.app) {
+            if let Some((_, reading)) = slot.reading.as_mut() {
+                reading.extend(rooms.into_iter().map(|room| (room.id.clone(), room)));
+            }
+            slot.bump();
+        }
+    }
+
+    /// The rooms read, the slot's `reading` ended.
+    fn take(&self) -> HashMap<String, Arc<Room>> {
+        let mut slots = self.snapshots.lock();
+        let Some(slot) = slots.get_mut(self.app) else {
+            return HashMap::new();
+        };
+        slot.reading
+            .take()
+            .map(|(_, rooms)| rooms)
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        let mut slots = self.snapshots.lock();
+        if let Some(slot) = slots.get_mut(self.app) {
+            slot.reading = None;
+            slot.bump();
+        }
+    }
 }
 
 impl Slot {
+    fn bump(&self) {
+        if let Some(progress) = &self.progress {
+            progress.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// While a listing that satisfies `freshness` is being read: the room
+    /// with `room_id` if written or read already (`Ok`), or a receiver that
+    /// changes when more is read (`Err`). `None` when no such listing is
+    /// being read.
+    #[allow(clippy::type_complexity)]
+    fn while_reading(
+        &mut self,
+        room_id: &str,
+        freshness: Freshness,
+    ) -> Option<Result<Arc<Room>, tokio::sync::watch::Receiver<u64>>> {
+        let (started, reading) = self.reading.as_ref()?;
+        if !freshness.accepts(*started) {
+            return None;
+        }
+        if let Some(room) = self
+            .overlay
+            .get(room_id)
+            .map(|(_, room)| room)
+            .or_else(|| reading.get(room_id))
+        {
+            return Some(Ok(room.clone()));
+        }
+        let progress = self
+            .progress
+            .get_or_insert_with(|| tokio::sync::watch::channel(0).0);
+        Some(Err(progress.subscribe()))
+    }
+
     /// The slot's listing, newer than or the same as `validated` (a caller's
     /// fresh listing) and the one its overlay was pruned for; `validated`
     /// while a refresh is under way, when the overlay still holds every
@@ -75,6 +155,13 @@ pub struct Freshness {
     pub not_before: Option<Instant>,
 }
 
+impl Freshness {
+    /// Whether a listing that started at `started` answers.
+    fn accepts(&self, started: Instant) -> bool {
+        started.elapsed() <= self.max_age && self.not_before.is_none_or(|t| started >= t)
+    }
+}
+
 impl RoomSnapshots {
     /// The room with `room_id` as last listed or written, from a listing that
     /// satisfies `freshness`. `None` means the listing did not contain it.
@@ -84,6 +171,26 @@ impl RoomSnapshots {
         room_id: &str,
         freshness: Freshness,
     ) -> Result<Option<Arc<Room>>, ApiError> {
+        // A listing being read answers for the rooms it has read, so that
+        // reconciles need not wait for its last page (at start-up, every
+        // room's does).
+        loop {
+            let waiting = {
+                let mut slots = self.lock();
+                let Some(slot) = slots.get_mut(client.application_id()) else {
+                    break;
+                };
+                match slot.while_reading(room_id, freshness) {
+                    None => break,
+                    Some(Ok(room)) => return Ok(Some(room)),
+                    Some(Err(progress)) => progress,
+                }
+            };
+            let mut progress = waiting;
+            if progress.changed().await.is_err() {
+                break;
+            }
+        }
         let validated = self
             .ensure_fresh(client, freshness, Priority::Foreground)
             .await?;
@@ -181,10 +288,7 @@ impl RoomSnapshots {
         let fresh_listing = |slot: &Slot| {
             slot.listing
                 .as_ref()
-                .filter(|(taken_at, _)| {
-                    taken_at.elapsed() <= freshness.max_age
-                        && freshness.not_before.is_none_or(|t| *taken_at >= t)
-                })
+                .filter(|(taken_at, _)| freshness.accepts(*taken_at))
                 .map(|(_, rooms)| rooms.clone())
         };
         let refresh = {
@@ -209,12 +313,24 @@ impl RoomSnapshots {
             }
         }
         let started = Instant::now();
-        let rooms: HashMap<String, Arc<Room>> = client
-            .rooms_at(RoomScope::All, priority)
-            .map_ok(|room| (room.id.clone(), Arc::new(without_host_url(room))))
-            .try_collect()
-            .await?;
-        let listing = Arc::new(rooms);
+        if let Some(slot) = self.lock().get_mut(&app) {
+            slot.reading = Some((started, HashMap::new()));
+        }
+        let reading = Reading {
+            snapshots: self,
+            app: &app,
+        };
+        let mut rooms = std::pin::pin!(
+            client
+                .rooms_at(RoomScope::All, priority)
+                .map_ok(|room| Arc::new(without_host_url(room)))
+                .try_chunks(usize::try_from(client.page_size()).unwrap_or(100).max(1))
+        );
+        while let Some(page) = rooms.try_next().await.map_err(|e| e.1)? {
+            reading.read(page);
+        }
+        let listing = Arc::new(reading.take());
+        drop(reading);
         let mut slots = self.lock();
         let slot = slots.entry(app).or_default();
         slot.listing = Some((started, listing.clone()));
@@ -509,6 +625,96 @@ mod tests {
         assert!(w.room(&b.id, after_t).await.is_some());
         assert!(first.await.expect("join").expect("listing").is_some());
         assert_eq!(w.listings(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_listing_being_read_answers_for_the_rooms_it_has_read() {
+        let sim = Simulator::builder().start().await.expect("simulator");
+        let app = sim.default_application().expect("default application");
+        let config = ClientConfig {
+            request_timeout: Duration::from_secs(10),
+            page_size: 2,
+            ..ClientConfig::unlimited_single_attempt(sim.base_url())
+        };
+        let credentials = Credentials::new(&app.application_id, app.private_key_pem.as_bytes())
+            .expect("simulator credentials");
+        let client = MeetingsClient::new(config, credentials).expect("client");
+        let mut ids = Vec::new();
+        for name in ["a", "b", "c", "d", "e", "f"] {
+            let room = client
+                .create_room(&CreateRoom {
+                    display_name: name.into(),
+                    ..CreateRoom::default()
+                })
+                .await
+                .expect("create room");
+            ids.push(room.id);
+        }
+        // Three pages of 300 ms each.
+        sim.faults().add(FaultSpec::new(
+            "getRooms",
+            FaultKind::Latency {
+                fixed_ms: 300,
+                jitter_ms: 0,
+            },
+        ));
+        let snapshots = Arc::new(RoomSnapshots::default());
+        let started = Instant::now();
+        let listing = {
+            let (snapshots, client) = (snapshots.clone(), client.clone());
+            tokio::spawn(async move {
+                snapshots
+                    .view(&client, LAX, Priority::Foreground)
+                    .await
+                    .map(|view| view.get("none").is_none())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The first page's room, once that page is read; the last page's,
+        // once the listing is done.
+        let first = snapshots.room(&client, &ids[0], LAX).await.expect("room");
+        let first_after = started.elapsed();
+        assert_eq!(
+            first.map(|room| room.display_name.clone()).as_deref(),
+            Some("a")
+        );
+        assert!(
+            first_after < Duration::from_millis(550),
+            "answered after the first page: {first_after:?}"
+        );
+        let last = snapshots.room(&client, &ids[5], LAX).await.expect("room");
+        assert_eq!(
+            last.map(|room| room.display_name.clone()).as_deref(),
+            Some("f")
+        );
+        assert!(started.elapsed() >= Duration::from_millis(850));
+        assert!(
+            snapshots
+                .room(&client, "absent", LAX)
+                .await
+                .expect("room")
+                .is_none()
+        );
+        assert!(listing.await.expect("join").expect("listing"));
+        assert_eq!(sim.counters().operation("getRooms"), 3, "one listing");
+    }
+
+    #[tokio::test]
+    async fn readers_of_a_listing_that_fails_midway_get_the_next_answer() {
+        let w = World::start().await;
+        let a = w.create("a").await;
+        w.slow_listings(200);
+        let listing = {
+            let (snapshots, client) = (w.snapshots.clone(), w.client.clone());
+            tokio::spawn(async move { snapshots.view(&client, LAX, Priority::Foreground).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The listing is dropped mid-read; its reader lists for itself
+        // instead of waiting for pages nobody reads.
+        let reader = w.room(&a.id, LAX);
+        listing.abort();
+        let answer = tokio::time::timeout(Duration::from_secs(5), reader).await;
+        assert!(answer.expect("no reader waits forever").is_some());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
