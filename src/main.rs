@@ -72,15 +72,7 @@ fn main() -> ExitCode {
         Command::Probe { url, timeout } => probe(&url, timeout),
         Command::Run { args, log_json } => logging::init(log_json)
             .map_err(|e| e.to_string())
-            // One thread: the operator waits on the network almost all the
-            // time, and a second worker only adds cross-thread wake-ups (the
-            // benchmark measured the CPU both ways).
-            .and_then(|()| {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| e.to_string())
-            })
+            .and_then(|()| tokio::runtime::Runtime::new().map_err(|e| e.to_string()))
             .and_then(|rt| {
                 let result = rt.block_on(run(*args));
                 // Do not wait for tasks stuck in blocking calls.
