@@ -524,7 +524,7 @@ async fn run(
     recorder.phase("restart");
     let op = launch.spawn(
         &out.join("operator-restart.log"),
-        "info,meetings_operator::controller::finish=debug",
+        "info,meetings_operator::controller=debug",
     )?;
     recorder.set_pid(op.pid);
     let first_call = async {

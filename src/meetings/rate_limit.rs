@@ -29,8 +29,9 @@ impl Default for RateLimit {
 pub enum Priority {
     /// Served first come, first served.
     Foreground,
-    /// Served only from spare capacity: while the bucket holds less than half
-    /// its burst (others are waiting or just spent it), the request waits.
+    /// Served only from spare capacity: while the bucket is not full
+    /// (others are waiting, or spent tokens that have not come back), the
+    /// request waits, so it takes only tokens that would otherwise be lost.
     /// From `until` on it queues like a foreground request, so it is late,
     /// never starved.
     Background {
@@ -93,13 +94,13 @@ impl RateLimiter {
         started.elapsed()
     }
 
-    /// Takes a token once the bucket holds half its burst (true), or gives
-    /// up at `until` (false).
+    /// Takes a token once the bucket is full (true), or gives up at `until`
+    /// (false).
     async fn spare_slot(&self, until: Instant) -> bool {
         if !self.enabled() {
             return true;
         }
-        let spare = (f64::from(self.limit.burst.max(1)) / 2.0).max(1.0);
+        let spare = f64::from(self.limit.burst.max(1));
         loop {
             let retry_at = {
                 let mut bucket = self.bucket.lock().await;
@@ -246,9 +247,9 @@ mod tests {
         for task in foreground {
             task.await.unwrap();
         }
-        // Served once the foreground queue drained and two tokens came back.
-        assert!(waited >= Duration::from_millis(2190), "{waited:?}");
-        assert!(waited <= Duration::from_millis(2400), "{waited:?}");
+        // Served once the foreground queue drained and the bucket refilled.
+        assert!(waited >= Duration::from_millis(2390), "{waited:?}");
+        assert!(waited <= Duration::from_millis(2600), "{waited:?}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -276,18 +277,20 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_idle_limiter_serves_background_requests_at_once() {
+    async fn an_idle_limiter_serves_background_requests_as_tokens_come_back() {
         let limiter = RateLimiter::new(RateLimit {
             per_second: 10.0,
             burst: 4,
         });
         let until = Instant::now() + Duration::from_secs(60);
-        for _ in 0..3 {
-            assert_eq!(
-                limiter.acquire_at(Priority::Background { until }).await,
-                Duration::ZERO
-            );
-        }
+        let background = Priority::Background { until };
+        assert_eq!(limiter.acquire_at(background).await, Duration::ZERO);
+        // The bucket is full again after one token's time, 100 ms.
+        let waited = limiter.acquire_at(background).await;
+        assert!(waited >= Duration::from_millis(99), "{waited:?}");
+        assert!(waited <= Duration::from_millis(110), "{waited:?}");
+        // A foreground request still goes at once: three tokens are left.
+        assert_eq!(limiter.acquire().await, Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,6 +1,6 @@
 //! Rooms are resynced by listing, not one by one: every resync period one
-//! listing per application (its pages taken from spare rate-limit capacity,
-//! see [`Priority::Background`]) is compared with what each room's last pass
+//! listing per application (its pages taken from spare rate-limit capacity
+//! for up to three periods, see [`Priority::Background`]) is compared with what each room's last pass
 //! saw, and only the rooms that need a pass are handed to the controller:
 //! their remote room changed or vanished, is about to expire, or their
 //! credentials now name another application. A settled room holds no timer
@@ -189,8 +189,10 @@ async fn sweep(rooms: &Rooms, wake: &UnboundedSender<ObjectRef<MeetingRoom>>, no
         max_age: settings.resync,
         not_before: Some(not_before),
     };
+    // While rooms are being created the bucket is seldom full: the listing
+    // waits up to three periods for spare tokens, then takes its turn.
     let priority = Priority::Background {
-        until: tokio::time::Instant::now() + settings.resync,
+        until: tokio::time::Instant::now() + settings.resync * 3,
     };
     let now = Timestamp::now();
     let window = (now, now + settings.expiry_horizon());
