@@ -227,6 +227,21 @@ mod tests {
         assert!(waited >= Duration::from_secs(3));
     }
 
+    /// `count` foreground requests, each its own task, all queued.
+    async fn queue_foreground(
+        limiter: &std::sync::Arc<RateLimiter>,
+        count: usize,
+    ) -> Vec<tokio::task::JoinHandle<Duration>> {
+        let queued = (0..count)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move { limiter.acquire().await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        queued
+    }
+
     #[tokio::test(start_paused = true)]
     async fn background_requests_take_only_spare_capacity() {
         let limiter = std::sync::Arc::new(RateLimiter::new(RateLimit {
@@ -235,13 +250,7 @@ mod tests {
         }));
         let start = Instant::now();
         // 24 foreground requests keep the bucket empty for 2 s.
-        let foreground: Vec<_> = (0..24)
-            .map(|_| {
-                let limiter = limiter.clone();
-                tokio::spawn(async move { limiter.acquire().await })
-            })
-            .collect();
-        tokio::task::yield_now().await;
+        let foreground = queue_foreground(&limiter, 24).await;
         let until = start + Duration::from_secs(60);
         let waited = limiter.acquire_at(Priority::Background { until }).await;
         for task in foreground {
@@ -259,13 +268,7 @@ mod tests {
             burst: 4,
         }));
         let start = Instant::now();
-        let foreground: Vec<_> = (0..104)
-            .map(|_| {
-                let limiter = limiter.clone();
-                tokio::spawn(async move { limiter.acquire().await })
-            })
-            .collect();
-        tokio::task::yield_now().await;
+        let foreground = queue_foreground(&limiter, 104).await;
         let until = start + Duration::from_secs(1);
         let waited = limiter.acquire_at(Priority::Background { until }).await;
         // Queued at 1 s behind the 100 reservations still waiting: about 10 s.

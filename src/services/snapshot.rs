@@ -369,8 +369,18 @@ mod tests {
     const TEN_MINUTES: Duration = Duration::from_secs(600);
 
     fn client(sim: &RunningSimulator, app: &AppCredentials) -> MeetingsClient {
+        client_paging(sim, app, ClientConfig::default().page_size)
+    }
+
+    /// [`client`] with `page_size` rooms per page.
+    fn client_paging(
+        sim: &RunningSimulator,
+        app: &AppCredentials,
+        page_size: u32,
+    ) -> MeetingsClient {
         let config = ClientConfig {
             request_timeout: Duration::from_secs(10),
+            page_size,
             ..ClientConfig::unlimited_single_attempt(sim.base_url())
         };
         let credentials = Credentials::new(&app.application_id, app.private_key_pem.as_bytes())
@@ -631,14 +641,7 @@ mod tests {
     async fn a_listing_being_read_answers_for_the_rooms_it_has_read() {
         let sim = Simulator::builder().start().await.expect("simulator");
         let app = sim.default_application().expect("default application");
-        let config = ClientConfig {
-            request_timeout: Duration::from_secs(10),
-            page_size: 2,
-            ..ClientConfig::unlimited_single_attempt(sim.base_url())
-        };
-        let credentials = Credentials::new(&app.application_id, app.private_key_pem.as_bytes())
-            .expect("simulator credentials");
-        let client = MeetingsClient::new(config, credentials).expect("client");
+        let client = client_paging(&sim, &app, 2);
         let mut ids = Vec::new();
         for name in ["a", "b", "c", "d", "e", "f"] {
             let room = client

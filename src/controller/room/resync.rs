@@ -1,7 +1,8 @@
 //! Rooms are resynced by listing, not one by one: every resync period one
 //! listing per application (its pages taken from spare rate-limit capacity
-//! for up to three periods, see [`Priority::Background`]) is compared with what each room's last pass
-//! saw, and only the rooms that need a pass are handed to the controller:
+//! for up to three periods, see [`Priority::Background`]) is compared with
+//! what each room's last pass saw, and only the rooms that need a pass are
+//! handed to the controller:
 //! their remote room changed or vanished, is about to expire, or their
 //! credentials now name another application. A settled room holds no timer
 //! of its own, so an idle operator costs one listing per period.
@@ -273,6 +274,13 @@ mod tests {
         }
     }
 
+    /// What `needs_pass` says of an app-"app" room whose pass saw `seen`
+    /// while the listing holds `listed`.
+    fn verdict(listed: Option<&Room>, seen: Option<&Room>) -> Option<Why> {
+        let seen = Some(fingerprint(seen));
+        needs_pass(&status("app"), "app", listed, seen, window(1))
+    }
+
     fn window(hours: i64) -> (Timestamp, Timestamp) {
         let now = Timestamp::now();
         (now, now + jiff::SignedDuration::from_hours(hours))
@@ -281,11 +289,7 @@ mod tests {
     #[test]
     fn a_room_as_its_pass_saw_it_needs_no_pass() {
         let listed = room("id", 86_400 * 30);
-        let seen = Some(fingerprint(Some(&listed)));
-        assert_eq!(
-            needs_pass(&status("app"), "app", Some(&listed), seen, window(1)),
-            None
-        );
+        assert_eq!(verdict(Some(&listed), Some(&listed)), None);
     }
 
     #[test]
@@ -298,11 +302,7 @@ mod tests {
             }),
             ..created.links
         };
-        let seen = Some(fingerprint(Some(&created)));
-        assert_eq!(
-            needs_pass(&status("app"), "app", Some(&listed), seen, window(1)),
-            None
-        );
+        assert_eq!(verdict(Some(&listed), Some(&created)), None);
     }
 
     #[test]
@@ -330,26 +330,14 @@ mod tests {
 
     #[test]
     fn a_room_gone_when_its_pass_settled_that_needs_no_pass() {
-        let seen = Some(fingerprint(None));
-        assert_eq!(
-            needs_pass(&status("app"), "app", None, seen, window(1)),
-            None
-        );
+        assert_eq!(verdict(None, None), None);
     }
 
     #[test]
     fn a_room_expiring_within_the_horizon_gets_a_timer_once_expired_none() {
         let soon = room("id", 600);
-        let seen = Some(fingerprint(Some(&soon)));
-        assert_eq!(
-            needs_pass(&status("app"), "app", Some(&soon), seen, window(1)),
-            Some(Why::Expiring)
-        );
+        assert_eq!(verdict(Some(&soon), Some(&soon)), Some(Why::Expiring));
         let expired = room("id", -600);
-        let seen = Some(fingerprint(Some(&expired)));
-        assert_eq!(
-            needs_pass(&status("app"), "app", Some(&expired), seen, window(1)),
-            None
-        );
+        assert_eq!(verdict(Some(&expired), Some(&expired)), None);
     }
 }
