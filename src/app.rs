@@ -361,7 +361,7 @@ fn controllers(
     let rooms_synced = Arc::new(AtomicBool::new(false));
     let (theme_wakeups, woken_themes) = futures::channel::mpsc::unbounded();
     let (room_wakeups, woken_rooms) = futures::channel::mpsc::unbounded();
-    let listing_wakeups = room_wakeups.clone();
+    let room_kind_wakeups = room_wakeups.clone();
     let wake_rooms = RoomWakeups {
         rooms: rooms.clone(),
         send: room_wakeups,
@@ -422,6 +422,7 @@ fn controllers(
         callback_urls: callback_hooks.urls,
         host_url_secrets,
         seen: resync::Seen::default(),
+        wakeups: room_kind_wakeups,
     });
     let theme_kind = Arc::new(Themes {
         services,
@@ -432,7 +433,7 @@ fn controllers(
         logo_rejections: logos::Rejections::default(),
     });
 
-    let resync_by_listing = resync::run(room_kind.clone(), listing_wakeups);
+    let resync_by_listing = resync::run(room_kind.clone());
     let room_controller = room_controller
         .owns_stream(host_url_secret_events)
         .reconcile_on(woken_rooms)

@@ -18,6 +18,23 @@ use crate::crd::managed::ManagedStatus;
 use crate::crd::reasons::condition::stalls;
 use crate::services::kube_ops::write_status;
 
+/// How a pass ended, for the controller and the metrics.
+#[derive(Debug)]
+pub(super) enum Ended {
+    /// It ran: the requeue, and the metrics reason when it failed.
+    Ran(Action, Option<&'static str>),
+    /// It waits for its listing page (see [`Halt::Parked`]): nothing was
+    /// written, and the pass is not counted.
+    Parked,
+}
+
+impl Ended {
+    /// A pass that ran and did not fail.
+    pub(super) fn done(action: Action) -> Self {
+        Ended::Ran(action, None)
+    }
+}
+
 /// Folds how the pass ended into `status`, writes it if it changed, and
 /// returns the requeue with the metrics reason of a failure.
 pub(super) async fn finish<K: ManagedKind>(
@@ -26,9 +43,10 @@ pub(super) async fn finish<K: ManagedKind>(
     mut status: K::Status,
     ended: Result<Next, Halt>,
     request: Option<String>,
-) -> Result<(Action, Option<&'static str>), Error> {
+) -> Result<Ended, Error> {
     let (next, failed) = match ended {
         Ok(next) => (next, None),
+        Err(Halt::Parked) => return Ok(Ended::Parked),
         Err(Halt::Settled(next)) => (next, None),
         Err(Halt::Aborted(error)) => return Err(error),
         Err(Halt::Failed(failure)) => {
@@ -65,7 +83,7 @@ pub(super) async fn finish<K: ManagedKind>(
         Next::AwaitChange => Action::await_change(),
         Next::Backoff => Action::requeue(services.backoff.next_delay(&key)),
     };
-    Ok((action, failed))
+    Ok(Ended::Ran(action, failed))
 }
 
 /// Sets the failure's conditions and publishes its event. `Ready` turns
@@ -153,15 +171,20 @@ pub(super) async fn write_if_changed<K: ManagedKind>(
 }
 
 /// Counts a finished pass: its result (`success`, or `error` with the
-/// reason of a failure or of an aborted pass) and its duration.
+/// reason of a failure or of an aborted pass) and its duration. A parked
+/// pass is only logged.
 pub(super) fn record(
     services: &Services,
     kind: &'static str,
-    result: &Result<(Action, Option<&'static str>), Error>,
+    result: &Result<Ended, Error>,
     took: Duration,
 ) {
     let error = match result {
-        Ok((_, failed)) => *failed,
+        Ok(Ended::Parked) => {
+            tracing::debug!("parked until its listing page is read");
+            return;
+        }
+        Ok(Ended::Ran(_, failed)) => *failed,
         Err(error) => Some(error.metric_reason()),
     };
     services.metrics.reconcile_finished(kind, error, took);

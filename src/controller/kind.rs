@@ -35,6 +35,18 @@ pub struct Change<U> {
     pub fields: Vec<&'static str>,
 }
 
+/// What observing a known remote object found.
+pub enum Observed<R> {
+    /// The remote object as it is now.
+    Found(R),
+    /// The API no longer has it.
+    Gone,
+    /// It is on a page of a listing that is still being read; that page
+    /// wakes the object, so the pass ends without a write (see
+    /// [`Halt::Parked`]).
+    Parked,
+}
+
 /// What the remote side says about an object that vanished.
 pub enum Vanished {
     /// Create it again; the note says why (a Warning event).
@@ -108,14 +120,14 @@ pub trait ManagedKind: Send + Sync + Sized + 'static {
     /// Resolves what locating and converging need (a room's theme).
     fn plan(&self, object: &Self::Object, client: &MeetingsClient) -> Result<Self::Plan, Halt>;
 
-    /// The remote object by id, `None` when the API no longer has it.
+    /// The remote object by id.
     fn observe(
         &self,
         object: &Self::Object,
         client: &MeetingsClient,
         id: &str,
         status: &Self::Status,
-    ) -> impl Future<Output = Result<Option<Self::Remote>, ApiError>> + Send;
+    ) -> impl Future<Output = Result<Observed<Self::Remote>, ApiError>> + Send;
     /// The remote object `spec.adoptId` names, read now.
     fn adopt(
         &self,

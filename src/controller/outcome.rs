@@ -234,6 +234,10 @@ pub enum Halt {
     Failed(Failure),
     /// A phase set the final status itself (an expired room that is gone).
     Settled(Next),
+    /// The remote object is on a listing page not read yet: the pass ends
+    /// without a write or a count, and the page wakes the object again, so
+    /// that no pass holds a reconcile slot while pages are read.
+    Parked,
     /// A Kubernetes call failed; the error policy retries.
     Aborted(Error),
 }

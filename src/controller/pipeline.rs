@@ -15,8 +15,8 @@ use jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 
-use super::finish;
-use super::kind::{Change, ManagedKind, Vanished};
+use super::finish::{self, Ended};
+use super::kind::{Change, ManagedKind, Observed, Vanished};
 use super::outcome::{AWAITS_SPEC_CHANGE, Error, Failure, Halt, Next};
 use super::pass::Pass;
 use crate::crd::annotations;
@@ -36,16 +36,17 @@ pub async fn reconcile<K: ManagedKind>(
     let started = Instant::now();
     let result = reconcile_once(object.as_ref(), kind.as_ref()).await;
     finish::record(kind.services(), K::KIND, &result, started.elapsed());
-    result.map(|(action, _)| action)
+    result.map(|ended| match ended {
+        Ended::Ran(action, _) => action,
+        // The listing page wakes it.
+        Ended::Parked => Action::await_change(),
+    })
 }
 
-async fn reconcile_once<K: ManagedKind>(
-    object: &K::Object,
-    kind: &K,
-) -> Result<(Action, Option<&'static str>), Error> {
+async fn reconcile_once<K: ManagedKind>(object: &K::Object, kind: &K) -> Result<Ended, Error> {
     if !kind.may_work() {
         tracing::debug!("waiting for the caches");
-        return Ok((Action::await_change(), None));
+        return Ok(Ended::done(Action::await_change()));
     }
     let namespace = object.namespace().ok_or(Error::MissingField("namespace"))?;
     let this = Pass {
@@ -58,7 +59,7 @@ async fn reconcile_once<K: ManagedKind>(
         .statuses()
         .latest(&this.uid, K::observed_status(object));
     if annotations::paused(object.meta()) {
-        return paused(&this, current).await.map(|action| (action, None));
+        return paused(&this, current).await.map(Ended::done);
     }
     let request = annotations::new_request(object.meta(), current.last_handled_reconcile_at())
         .map(str::to_owned);
@@ -68,7 +69,7 @@ async fn reconcile_once<K: ManagedKind>(
     if request.is_none()
         && let Some(action) = gate(&this, &current)
     {
-        return Ok((action, None));
+        return Ok(Ended::done(action));
     }
     let mut status = current.clone();
     let ended = run(&this, &mut status, &namespace).await;
@@ -118,17 +119,17 @@ async fn deleting<K: ManagedKind>(
     this: &Pass<'_, K>,
     current: K::Status,
     request: Option<String>,
-) -> Result<(Action, Option<&'static str>), Error> {
+) -> Result<Ended, Error> {
     if !this.object.finalizers().iter().any(|f| f == FINALIZER) {
         forget(this);
-        return Ok((Action::await_change(), None));
+        return Ok(Ended::done(Action::await_change()));
     }
     let mut status = current.clone();
     match this.kind.finalize(this.object, &mut status).await {
         Ok(()) => {
             remove_finalizer(&this.api, this.object, FINALIZER).await?;
             forget(this);
-            Ok((Action::await_change(), None))
+            Ok(Ended::done(Action::await_change()))
         }
         Err(halt) => finish::finish(this, current, status, Err(halt), request).await,
     }
@@ -210,8 +211,9 @@ async fn locate<K: ManagedKind>(
     };
     let observed = this.kind.observe(this.object, client, &id, status).await;
     match observed.map_err(|error| Failure::api(&error, "Observe"))? {
-        Some(remote) => Ok(remote),
-        None if spec.management_policy == ManagementPolicy::ObserveOnly => {
+        Observed::Found(remote) => Ok(remote),
+        Observed::Parked => Err(Halt::Parked),
+        Observed::Gone if spec.management_policy == ManagementPolicy::ObserveOnly => {
             Err(Failure::new(
                 super::outcome::Category::Observed,
                 reason::REMOTE_NOT_FOUND,
@@ -222,7 +224,7 @@ async fn locate<K: ManagedKind>(
             )
             .into())
         }
-        None => match this.kind.vanished(this.object, status, &id) {
+        Observed::Gone => match this.kind.vanished(this.object, status, &id) {
             Vanished::Settled(next) => Err(Halt::Settled(next)),
             Vanished::Recreate(note) => {
                 let events = &this.kind.services().events;

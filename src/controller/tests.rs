@@ -16,7 +16,7 @@ use kube::runtime::reflector;
 use serde_json::{Value, json};
 
 use super::context::Services;
-use super::kind::{Change, ManagedKind, SpecView, Vanished};
+use super::kind::{Change, ManagedKind, Observed, SpecView, Vanished};
 use super::outcome::{Halt, Next};
 use super::{Settings, pipeline};
 use crate::crd::conditions::{
@@ -48,6 +48,8 @@ struct Remote {
 struct Script {
     remote: Option<Remote>,
     observe_error: Option<ApiError>,
+    /// `observe` finds the object on a listing page not read yet.
+    parked: bool,
     create_error: Option<ApiError>,
     lost: Option<Remote>,
     calls: Vec<&'static str>,
@@ -119,12 +121,16 @@ impl ManagedKind for Scripted {
         _client: &MeetingsClient,
         _id: &str,
         _status: &MeetingRoomStatus,
-    ) -> Result<Option<Remote>, ApiError> {
+    ) -> Result<Observed<Remote>, ApiError> {
         let mut script = self.script();
         script.calls.push("observe");
         match script.observe_error.take() {
             Some(error) => Err(error),
-            None => Ok(script.remote.clone()),
+            None if script.parked => Ok(Observed::Parked),
+            None => Ok(script
+                .remote
+                .clone()
+                .map_or(Observed::Gone, Observed::Found)),
         }
     }
 
@@ -678,4 +684,39 @@ async fn an_outage_counts_as_failed_reconciles_by_its_class() {
         "Ready",
         "the room exists: still usable"
     );
+}
+
+#[tokio::test]
+async fn a_parked_pass_writes_and_counts_nothing_and_the_next_one_runs() {
+    let world = World::start().await;
+    world.pass(sample_room()).await;
+    let ready = world.last_status();
+    let writes = world.received.statuses().len();
+    let reconciles = |world: &World| {
+        let metrics = world.kind.services.metrics.render().unwrap();
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("meetings_operator_reconciles_total{"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let counted = reconciles(&world);
+    world.calls();
+
+    world.kind.script().parked = true;
+    // A spec change would be written by any pass that ran to the end.
+    let mut edited = with_status(ready.clone());
+    edited.spec.display_name = "Standup (new)".into();
+    edited.metadata.generation = Some(2);
+    let action = world.pass(edited.clone()).await;
+    assert_eq!(action, Action::await_change(), "its listing page wakes it");
+    assert_eq!(world.calls(), ["observe"]);
+    assert_eq!(world.received.statuses().len(), writes, "no status write");
+    assert_eq!(reconciles(&world), counted, "not counted as a reconcile");
+
+    world.kind.script().parked = false;
+    world.pass(edited).await;
+    assert_eq!(world.calls(), ["observe", "update"]);
+    assert_eq!(world.received.statuses().len(), writes + 1);
+    assert_ne!(reconciles(&world), counted);
 }

@@ -21,6 +21,9 @@ use crate::meetings::{ApiError, MeetingsClient, Priority, Room, RoomScope};
 /// Rooms by id from one listing.
 type Listing = Arc<HashMap<String, Arc<Room>>>;
 
+/// Runs once the room a reader parked for is read, or its listing ends.
+pub type Wake = Box<dyn FnOnce() + Send>;
+
 #[derive(Default)]
 struct Slot {
     listing: Option<(Instant, Listing)>,
@@ -28,27 +31,37 @@ struct Slot {
     refresh: Arc<tokio::sync::Mutex<()>>,
     /// The listing being read: when it started and the rooms read so far.
     reading: Option<(Instant, HashMap<String, Arc<Room>>)>,
-    /// Bumped whenever `reading` grows or ends.
-    progress: Option<tokio::sync::watch::Sender<u64>>,
+    /// Readers waiting for a room of `reading` that is not read yet, by room id.
+    parked: HashMap<String, Vec<Wake>>,
 }
 
 /// Ends a slot's `reading` however its listing ends (done, failed or
-/// dropped), so that no reader waits for a listing nobody reads.
+/// dropped) and wakes the readers still parked, so that none waits for a
+/// listing nobody reads.
 struct Reading<'a> {
     snapshots: &'a RoomSnapshots,
     app: &'a str,
 }
 
 impl Reading<'_> {
-    /// Adds rooms read to the slot's `reading` and wakes its readers.
+    /// Adds rooms read to the slot's `reading` and wakes their parked readers.
     fn read(&self, rooms: impl IntoIterator<Item = Arc<Room>>) {
-        let mut slots = self.snapshots.lock();
-        if let Some(slot) = slots.get_mut(self.app) {
-            if let Some((_, reading)) = slot.reading.as_mut() {
-                reading.extend(rooms.into_iter().map(|room| (room.id.clone(), room)));
+        let woken: Vec<Wake> = {
+            let mut slots = self.snapshots.lock();
+            let Some(slot) = slots.get_mut(self.app) else {
+                return;
+            };
+            let Some((_, reading)) = slot.reading.as_mut() else {
+                return;
+            };
+            let mut woken = Vec::new();
+            for room in rooms {
+                woken.extend(slot.parked.remove(&room.id).unwrap_or_default());
+                reading.insert(room.id.clone(), room);
             }
-            slot.bump();
-        }
+            woken
+        };
+        woken.into_iter().for_each(|wake| wake());
     }
 
     /// The rooms read, the slot's `reading` ended.
@@ -66,47 +79,34 @@ impl Reading<'_> {
 
 impl Drop for Reading<'_> {
     fn drop(&mut self) {
-        let mut slots = self.snapshots.lock();
-        if let Some(slot) = slots.get_mut(self.app) {
+        let woken = {
+            let mut slots = self.snapshots.lock();
+            let Some(slot) = slots.get_mut(self.app) else {
+                return;
+            };
             slot.reading = None;
-            slot.bump();
-        }
+            std::mem::take(&mut slot.parked)
+        };
+        woken.into_values().flatten().for_each(|wake| wake());
     }
 }
 
 impl Slot {
-    fn bump(&self) {
-        if let Some(progress) = &self.progress {
-            progress.send_modify(|n| *n = n.wrapping_add(1));
-        }
-    }
-
     /// While a listing that satisfies `freshness` is being read: the room
-    /// with `room_id` if written or read already (`Ok`), or a receiver that
-    /// changes when more is read (`Err`). `None` when no such listing is
-    /// being read.
-    #[allow(clippy::type_complexity)]
-    fn while_reading(
-        &mut self,
-        room_id: &str,
-        freshness: Freshness,
-    ) -> Option<Result<Arc<Room>, tokio::sync::watch::Receiver<u64>>> {
+    /// with `room_id` if written or read already, `None` if not read yet.
+    /// `None` outside when no such listing is being read.
+    fn while_reading(&self, room_id: &str, freshness: Freshness) -> Option<Option<Arc<Room>>> {
         let (started, reading) = self.reading.as_ref()?;
         if !freshness.accepts(*started) {
             return None;
         }
-        if let Some(room) = self
-            .overlay
-            .get(room_id)
-            .map(|(_, room)| room)
-            .or_else(|| reading.get(room_id))
-        {
-            return Some(Ok(room.clone()));
-        }
-        let progress = self
-            .progress
-            .get_or_insert_with(|| tokio::sync::watch::channel(0).0);
-        Some(Err(progress.subscribe()))
+        Some(
+            self.overlay
+                .get(room_id)
+                .map(|(_, room)| room)
+                .or_else(|| reading.get(room_id))
+                .cloned(),
+        )
     }
 
     /// The slot's listing, newer than or the same as `validated` (a caller's
@@ -116,6 +116,18 @@ impl Slot {
     fn current_or<'a>(&'a self, validated: &'a Listing) -> &'a Listing {
         self.listing.as_ref().map_or(validated, |(_, rooms)| rooms)
     }
+}
+
+/// How a listing answers for one room.
+#[derive(Debug)]
+pub enum Listed {
+    /// The room as last listed or written.
+    Room(Arc<Room>),
+    /// The listing does not contain it.
+    Absent,
+    /// A listing being read has not reached it yet: the reader's `wake`
+    /// runs when it has, or when that listing ends.
+    Parked,
 }
 
 /// Snapshots of remote rooms per application id.
@@ -164,31 +176,31 @@ impl Freshness {
 
 impl RoomSnapshots {
     /// The room with `room_id` as last listed or written, from a listing that
-    /// satisfies `freshness`. `None` means the listing did not contain it.
+    /// satisfies `freshness`. While such a listing is being read, it answers
+    /// for the rooms it has read and parks the reader of any other: `wake`
+    /// runs when that room's page is read (at start-up a reconcile need not
+    /// hold its slot while the pages before its room are read).
     pub async fn room(
         &self,
         client: &MeetingsClient,
         room_id: &str,
         freshness: Freshness,
-    ) -> Result<Option<Arc<Room>>, ApiError> {
-        // A listing being read answers for the rooms it has read, so that
-        // reconciles need not wait for its last page (at start-up, every
-        // room's does).
-        loop {
-            let waiting = {
-                let mut slots = self.lock();
-                let Some(slot) = slots.get_mut(client.application_id()) else {
-                    break;
-                };
-                match slot.while_reading(room_id, freshness) {
-                    None => break,
-                    Some(Ok(room)) => return Ok(Some(room)),
-                    Some(Err(progress)) => progress,
-                }
-            };
-            let mut progress = waiting;
-            if progress.changed().await.is_err() {
-                break;
+        wake: impl FnOnce() + Send + 'static,
+    ) -> Result<Listed, ApiError> {
+        let found = |room: Option<&Arc<Room>>| room.cloned().map_or(Listed::Absent, Listed::Room);
+        {
+            let mut slots = self.lock();
+            if let Some(slot) = slots.get_mut(client.application_id())
+                && let Some(read) = slot.while_reading(room_id, freshness)
+            {
+                return Ok(match read {
+                    Some(room) => Listed::Room(room),
+                    None => {
+                        let parked = slot.parked.entry(room_id.to_owned()).or_default();
+                        parked.push(Box::new(wake));
+                        Listed::Parked
+                    }
+                });
             }
         }
         let validated = self
@@ -196,14 +208,14 @@ impl RoomSnapshots {
             .await?;
         let slots = self.lock();
         let Some(slot) = slots.get(client.application_id()) else {
-            return Ok(validated.get(room_id).cloned());
+            return Ok(found(validated.get(room_id)));
         };
-        Ok(slot
-            .overlay
-            .get(room_id)
-            .map(|(_, room)| room)
-            .or_else(|| slot.current_or(&validated).get(room_id))
-            .cloned())
+        Ok(found(
+            slot.overlay
+                .get(room_id)
+                .map(|(_, room)| room)
+                .or_else(|| slot.current_or(&validated).get(room_id)),
+        ))
     }
 
     /// Every room of the application matching `predicate`, from a listing
@@ -330,13 +342,16 @@ impl RoomSnapshots {
             reading.read(page);
         }
         let listing = Arc::new(reading.take());
+        {
+            let mut slots = self.lock();
+            let slot = slots.entry(app.clone()).or_default();
+            slot.listing = Some((started, listing.clone()));
+            // Keep writes recorded while the listing was running: it may predate them.
+            slot.overlay
+                .retain(|_, (recorded_at, _)| *recorded_at >= started);
+        }
+        // Readers still parked find the listing in place when woken.
         drop(reading);
-        let mut slots = self.lock();
-        let slot = slots.entry(app).or_default();
-        slot.listing = Some((started, listing.clone()));
-        // Keep writes recorded while the listing was running: it may predate them.
-        slot.overlay
-            .retain(|_, (recorded_at, _)| *recorded_at >= started);
         Ok(listing)
     }
 
@@ -428,10 +443,7 @@ mod tests {
         }
 
         async fn room(&self, id: &str, freshness: Freshness) -> Option<Arc<Room>> {
-            self.snapshots
-                .room(&self.client, id, freshness)
-                .await
-                .expect("snapshot room")
+            read_room(&self.snapshots, &self.client, id, freshness).await
         }
 
         /// Display names of every room `find` answers, sorted.
@@ -508,6 +520,35 @@ mod tests {
                     jitter_ms: 0,
                 },
             ));
+        }
+    }
+
+    /// The room as a reconcile ends up seeing it: asked again each time its
+    /// parked question is woken.
+    async fn read_room(
+        snapshots: &RoomSnapshots,
+        client: &MeetingsClient,
+        id: &str,
+        freshness: Freshness,
+    ) -> Option<Arc<Room>> {
+        loop {
+            let (wake, woken) = tokio::sync::oneshot::channel();
+            let answer = snapshots.room(client, id, freshness, move || {
+                let _ = wake.send(());
+            });
+            match answer.await.expect("snapshot room") {
+                Listed::Parked => woken.await.expect("a parked reader is woken"),
+                answer => return listed(answer),
+            }
+        }
+    }
+
+    /// The room of an answer that is not [`Listed::Parked`].
+    fn listed(answer: Listed) -> Option<Arc<Room>> {
+        match answer {
+            Listed::Room(room) => Some(room),
+            Listed::Absent => None,
+            Listed::Parked => panic!("parked outside a listing being read"),
         }
     }
 
@@ -619,7 +660,7 @@ mod tests {
         let first = {
             let snapshots = w.snapshots.clone();
             let client = w.client.clone();
-            tokio::spawn(async move { snapshots.room(&client, &a.id, LAX).await })
+            tokio::spawn(async move { snapshots.room(&client, &a.id, LAX, || {}).await })
         };
         w.refresh_under_way().await;
 
@@ -633,12 +674,25 @@ mod tests {
             not_before: Some(t),
         };
         assert!(w.room(&b.id, after_t).await.is_some());
-        assert!(first.await.expect("join").expect("listing").is_some());
+        let first = first.await.expect("join").expect("listing");
+        assert!(listed(first).is_some());
         assert_eq!(w.listings(), 2);
     }
 
+    /// A wake that reports `name` and when it ran on `woken`.
+    fn wake_as(
+        name: &'static str,
+        started: Instant,
+        woken: &tokio::sync::mpsc::UnboundedSender<(&'static str, Duration)>,
+    ) -> impl FnOnce() + Send + 'static {
+        let woken = woken.clone();
+        move || {
+            let _ = woken.send((name, started.elapsed()));
+        }
+    }
+
     #[tokio::test]
-    async fn a_listing_being_read_answers_for_the_rooms_it_has_read() {
+    async fn a_listing_being_read_answers_for_rooms_read_and_parks_the_rest() {
         let sim = Simulator::builder().start().await.expect("simulator");
         let app = sim.default_application().expect("default application");
         let client = client_paging(&sim, &app, 2);
@@ -673,37 +727,46 @@ mod tests {
             })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
-        // The first page's room, once that page is read; the last page's,
-        // once the listing is done.
-        let first = snapshots.room(&client, &ids[0], LAX).await.expect("room");
-        let first_after = started.elapsed();
-        assert_eq!(
-            first.map(|room| room.display_name.clone()).as_deref(),
-            Some("a")
-        );
+        // Nothing is read yet: every reader parks and returns at once.
+        let (woken, mut wakes) = tokio::sync::mpsc::unbounded_channel();
+        for (id, name) in [
+            (&ids[0], "first"),
+            (&ids[5], "last"),
+            (&"absent".into(), "absent"),
+        ] {
+            let answer = snapshots.room(&client, id, LAX, wake_as(name, started, &woken));
+            assert!(matches!(answer.await.expect("room"), Listed::Parked));
+        }
+        assert!(started.elapsed() < Duration::from_millis(250));
+        // The first page wakes the first page's reader, which is then answered
+        // from the listing being read.
+        let (name, at) = wakes.recv().await.expect("a wake");
+        assert_eq!(name, "first");
         assert!(
-            first_after < Duration::from_millis(550),
-            "answered after the first page: {first_after:?}"
+            at < Duration::from_millis(550),
+            "woken after the first page: {at:?}"
         );
-        let last = snapshots.room(&client, &ids[5], LAX).await.expect("room");
-        assert_eq!(
-            last.map(|room| room.display_name.clone()).as_deref(),
-            Some("f")
-        );
-        assert!(started.elapsed() >= Duration::from_millis(850));
-        assert!(
-            snapshots
-                .room(&client, "absent", LAX)
-                .await
-                .expect("room")
-                .is_none()
-        );
+        let first = snapshots.room(&client, &ids[0], LAX, || panic!("parked"));
+        let first = listed(first.await.expect("room")).expect("listed");
+        assert_eq!(first.display_name, "a");
+        // The last page's reader, and the reader of a room on no page, once
+        // the listing is done; the listing then answers both.
+        let mut rest = [wakes.recv().await, wakes.recv().await].map(|w| w.expect("a wake"));
+        rest.sort();
+        assert_eq!(rest.map(|(name, _)| name), ["absent", "last"]);
+        assert!(rest.iter().all(|(_, at)| *at >= Duration::from_millis(850)));
         assert!(listing.await.expect("join").expect("listing"));
+        let last = snapshots.room(&client, &ids[5], LAX, || panic!("parked"));
+        let last = listed(last.await.expect("room")).expect("listed");
+        assert_eq!(last.display_name, "f");
+        let absent = snapshots.room(&client, "absent", LAX, || panic!("parked"));
+        assert!(matches!(absent.await.expect("room"), Listed::Absent));
         assert_eq!(sim.counters().operation("getRooms"), 3, "one listing");
+        assert!(wakes.try_recv().is_err(), "each reader woken once");
     }
 
     #[tokio::test]
-    async fn readers_of_a_listing_that_fails_midway_get_the_next_answer() {
+    async fn readers_parked_on_a_listing_that_ends_midway_are_woken() {
         let w = World::start().await;
         let a = w.create("a").await;
         w.slow_listings(200);
@@ -712,12 +775,17 @@ mod tests {
             tokio::spawn(async move { snapshots.view(&client, LAX, Priority::Foreground).await })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
-        // The listing is dropped mid-read; its reader lists for itself
-        // instead of waiting for pages nobody reads.
-        let reader = w.room(&a.id, LAX);
+        let (woken, mut wakes) = tokio::sync::mpsc::unbounded_channel();
+        let answer = w
+            .snapshots
+            .room(&w.client, &a.id, LAX, wake_as("a", Instant::now(), &woken));
+        assert!(matches!(answer.await.expect("room"), Listed::Parked));
+        // The listing is dropped mid-read: its parked reader is woken and
+        // then lists for itself.
         listing.abort();
-        let answer = tokio::time::timeout(Duration::from_secs(5), reader).await;
-        assert!(answer.expect("no reader waits forever").is_some());
+        let wake = tokio::time::timeout(Duration::from_secs(5), wakes.recv()).await;
+        assert_eq!(wake.expect("woken").expect("a wake").0, "a");
+        assert!(w.room(&a.id, LAX).await.is_some());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -756,11 +824,11 @@ mod tests {
                 let snapshots = w.snapshots.clone();
                 let client = w.client.clone();
                 let id = a.id.clone();
-                tokio::spawn(async move { snapshots.room(&client, &id, after_t).await })
+                tokio::spawn(async move { read_room(&snapshots, &client, &id, after_t).await })
             })
             .collect();
         for reader in readers {
-            assert!(reader.await.expect("join").expect("listing").is_some());
+            assert!(reader.await.expect("join").is_some());
         }
         assert_eq!(w.listings(), 3);
     }
@@ -990,13 +1058,7 @@ mod tests {
 
         assert!(w.room(&a.id, LAX).await.is_some());
         assert!(w.room(&b.id, LAX).await.is_none());
-        assert!(
-            w.snapshots
-                .room(&other, &b.id, LAX)
-                .await
-                .expect("other's listing")
-                .is_some()
-        );
+        assert!(read_room(&w.snapshots, &other, &b.id, LAX).await.is_some());
         w.snapshots
             .record(other.application_id(), written("other's write"));
         assert_eq!(w.names(LAX).await, sorted(&["a"]));
@@ -1017,7 +1079,8 @@ mod tests {
             .faults()
             .add(FaultSpec::new("getRooms", FaultKind::ServerError { status: Some(500) }).times(1));
 
-        assert!(w.snapshots.room(&w.client, &a.id, LAX).await.is_err());
+        let answer = w.snapshots.room(&w.client, &a.id, LAX, || {}).await;
+        assert!(answer.is_err());
         // The stale listing was let go before the failed read: even a
         // question that would have accepted it lists again.
         assert!(!w.holds_listing());

@@ -12,12 +12,13 @@ pub mod sync;
 
 use std::time::{Duration, Instant};
 
+use futures::channel::mpsc::UnboundedSender;
 use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
 use super::context::Services;
-use super::kind::{Change, ManagedKind, SpecView, Vanished};
+use super::kind::{Change, ManagedKind, Observed, SpecView, Vanished};
 use super::outcome::{Failure, Halt, Next};
 use crate::crd::common::ManagementPolicy;
 use crate::crd::conditions::{READY, is_true};
@@ -28,7 +29,7 @@ use crate::crd::{
 };
 use crate::meetings::{ApiError, CreateRoom, MeetingsClient, Room, RoomUpdate};
 use crate::services::name_index::NameIndex;
-use crate::services::snapshot::Freshness;
+use crate::services::snapshot::{Freshness, Listed};
 use crate::services::status_cache::StatusCache;
 use lost_create::LostCreate;
 
@@ -44,6 +45,17 @@ pub struct Rooms {
     pub host_url_secrets: NameIndex,
     /// What each room's last pass saw, for the periodic listing.
     pub seen: resync::Seen,
+    /// The room controller's trigger stream (`reconcile_on`): rooms the
+    /// listing hands over, and rooms whose listing page has been read.
+    pub wakeups: UnboundedSender<ObjectRef<MeetingRoom>>,
+}
+
+impl Rooms {
+    /// Has the room controller reconcile `room`.
+    pub fn wake(&self, room: ObjectRef<MeetingRoom>) {
+        // Only fails once the controller has stopped.
+        let _ = self.wakeups.unbounded_send(room);
+    }
 }
 
 impl ManagedKind for Rooms {
@@ -103,20 +115,29 @@ impl ManagedKind for Rooms {
         client: &MeetingsClient,
         room_id: &str,
         _status: &MeetingRoomStatus,
-    ) -> Result<Option<Room>, ApiError> {
+    ) -> Result<Observed<Room>, ApiError> {
         let freshness = Freshness {
             max_age: self.services.settings.resync,
             not_before: None,
         };
         let snapshots = &self.services.snapshots;
-        if let Some(listed) = snapshots.room(client, room_id, freshness).await? {
-            return Ok(Some((*listed).clone()));
+        let wakeups = self.wakeups.clone();
+        let this_room = ObjectRef::from(room);
+        let wake = move || {
+            let _ = wakeups.unbounded_send(this_room);
+        };
+        match snapshots.room(client, room_id, freshness, wake).await? {
+            Listed::Room(listed) => return Ok(Observed::Found((*listed).clone())),
+            Listed::Parked => return Ok(Observed::Parked),
+            Listed::Absent => {}
         }
-        let fetched = fetch(self, client, room_id).await?;
-        if fetched.is_none() {
-            tracing::info!(room = %room.name_any(), room_id, "remote room vanished");
+        match fetch(self, client, room_id).await? {
+            Some(fetched) => Ok(Observed::Found(fetched)),
+            None => {
+                tracing::info!(room = %room.name_any(), room_id, "remote room vanished");
+                Ok(Observed::Gone)
+            }
         }
-        Ok(fetched)
     }
 
     async fn adopt(

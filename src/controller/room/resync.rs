@@ -12,7 +12,6 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use futures::channel::mpsc::UnboundedSender;
 use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
@@ -145,14 +144,14 @@ pub fn needs_pass(
     expiring.then_some(Why::Expiring)
 }
 
-/// Lists every period and hands the rooms that need a pass to `wake` (the
-/// room controller's trigger stream). Runs until the controller stops.
-pub async fn run(rooms: Arc<Rooms>, wake: UnboundedSender<ObjectRef<MeetingRoom>>) {
+/// Lists every period and hands the rooms that need a pass to the room
+/// controller ([`Rooms::wakeups`]). Runs until the controller stops.
+pub async fn run(rooms: Arc<Rooms>) {
     let mut previous = Instant::now();
     loop {
         tokio::time::sleep(rooms.services.settings.listing_period()).await;
         let started = Instant::now();
-        sweep(&rooms, &wake, previous).await;
+        sweep(&rooms, previous).await;
         previous = started;
     }
 }
@@ -162,7 +161,7 @@ type ByCredentials = HashMap<(String, Option<Box<CredentialsRef>>), Vec<Arc<Meet
 
 /// One period: a listing per application, newer than `not_before`, and the
 /// rooms that need a pass woken.
-async fn sweep(rooms: &Rooms, wake: &UnboundedSender<ObjectRef<MeetingRoom>>, not_before: Instant) {
+async fn sweep(rooms: &Rooms, not_before: Instant) {
     let services = &rooms.services;
     let settings = &services.settings;
     let all = services.rooms.state();
@@ -199,8 +198,7 @@ async fn sweep(rooms: &Rooms, wake: &UnboundedSender<ObjectRef<MeetingRoom>>, no
     let window = (now, now + settings.expiry_horizon());
     let hand_over = |room: &MeetingRoom, why: Why| {
         services.metrics.resync_wakeup(why.label());
-        // Only fails once the controller has stopped.
-        let _ = wake.unbounded_send(ObjectRef::from(room));
+        rooms.wake(ObjectRef::from(room));
     };
     let mut views: HashMap<String, View> = HashMap::new();
     for ((namespace, credentials_ref), members) in groups {

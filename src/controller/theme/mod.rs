@@ -17,7 +17,7 @@ use std::time::Duration;
 use kube::ResourceExt;
 
 use super::context::Services;
-use super::kind::{Change, ManagedKind, SpecView, Vanished};
+use super::kind::{Change, ManagedKind, Observed, SpecView, Vanished};
 use super::outcome::{Halt, Next};
 use crate::crd::common::ManagementPolicy;
 use crate::crd::conditions::{READY, SYNCED, is_true};
@@ -153,7 +153,7 @@ impl ManagedKind for Themes {
         client: &MeetingsClient,
         theme_id: &str,
         status: &MeetingThemeStatus,
-    ) -> Result<Option<Located>, ApiError> {
+    ) -> Result<Observed<Located>, ApiError> {
         let unchanged = status.observed_generation == theme.metadata.generation
             && is_true(&status.conditions, SYNCED)
             && self.observed.is_recent(
@@ -161,12 +161,15 @@ impl ManagedKind for Themes {
                 self.services.settings.resync,
             );
         if unchanged {
-            return Ok(Some(Located {
+            return Ok(Observed::Found(Located {
                 id: theme_id.to_owned(),
                 read: None,
             }));
         }
-        self.adopt(client, theme_id).await
+        Ok(match self.adopt(client, theme_id).await? {
+            Some(located) => Observed::Found(located),
+            None => Observed::Gone,
+        })
     }
 
     async fn adopt(
