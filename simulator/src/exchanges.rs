@@ -59,6 +59,11 @@ impl ExchangeLog {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether exchanges are kept at all (a capacity above zero).
+    pub fn is_enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
     /// Appends an exchange whose bodies took `size` bytes (its `seq` is assigned here), and
     /// evicts the oldest past either bound.
     pub fn record(&self, mut exchange: Exchange, size: usize) {

@@ -34,7 +34,9 @@ pub(crate) async fn observe(State(ctx): State<Ctx>, req: Request, next: Next) ->
         |pq| pq.as_str().to_string(),
     );
     let operation = operation_id(&method, req.uri().path());
-    let (req, request_body, request_size) = match capture_request(req).await {
+    // Bodies are parsed for the log only when it keeps them.
+    let logging = ctx.exchanges.is_enabled();
+    let (req, request_body, request_size) = match capture_request(req, logging).await {
         Ok(captured) => captured,
         Err(error) => return error.into_response(),
     };
@@ -114,7 +116,11 @@ pub(crate) async fn observe(State(ctx): State<Ctx>, req: Request, next: Next) ->
         }
     };
     let status = response.status().as_u16();
-    let (response, body, size) = capture_json(response).await;
+    let (response, body, size) = if logging {
+        capture_json(response).await
+    } else {
+        (response, None, 0)
+    };
     record(status, delivered, body, size);
     if !delivered {
         cut(&switch);
@@ -168,9 +174,11 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
         .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"))
 }
 
-/// Buffers a JSON request body so it can be logged; other bodies pass through unread.
+/// Buffers a JSON request body (refused above [`REQUEST_LIMIT`]) and parses
+/// it for the log when `parse`; other bodies pass through unread.
 async fn capture_request(
     req: Request,
+    parse: bool,
 ) -> Result<(Request, Option<serde_json::Value>, usize), ApiError> {
     if !is_json(req.headers()) {
         return Ok((req, None, 0));
@@ -179,7 +187,7 @@ async fn capture_request(
     let bytes = to_bytes(body, REQUEST_LIMIT)
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?;
-    let logged = if bytes.is_empty() {
+    let logged = if bytes.is_empty() || !parse {
         None
     } else {
         Some(serde_json::from_slice(&bytes).unwrap_or_else(|_| {

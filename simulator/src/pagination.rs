@@ -1,5 +1,8 @@
 //! Room listing pagination: hidden serial windows and the service's scheme-less `_links`.
 
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
 use serde_json::{Value, json};
 
 use super::errors::ApiError;
@@ -69,6 +72,30 @@ impl PageRequest {
             hi.saturating_sub(size).max(lo)..hi
         } else {
             lo..hi.min(lo.saturating_add(size))
+        }
+    }
+
+    /// The entries of the page among `serials`, as [`Self::window`] picks
+    /// them from the same serials in order, read without walking the rest.
+    pub fn page_of<'a, V>(&self, serials: &'a BTreeMap<u64, V>) -> Vec<(u64, &'a V)> {
+        let size = self.page_size as usize;
+        let lower = self.start_id.map_or(Bound::Unbounded, Bound::Included);
+        let upper = self.end_id.map_or(Bound::Unbounded, Bound::Excluded);
+        if let (Some(start), Some(end)) = (self.start_id, self.end_id)
+            && end <= start
+        {
+            return Vec::new();
+        }
+        let range = serials
+            .range((lower, upper))
+            .map(|(serial, v)| (*serial, v));
+        if self.start_id.is_none() && self.end_id.is_some() {
+            // Walking backwards via `prev`: the page just before `end_id`.
+            let mut page: Vec<_> = range.rev().take(size).collect();
+            page.reverse();
+            page
+        } else {
+            range.take(size).collect()
         }
     }
 
@@ -168,6 +195,34 @@ mod tests {
             req("page_size=2&start_id=40&end_id=20").window(&serials),
             3..3
         );
+    }
+
+    #[test]
+    fn a_page_read_from_the_map_is_the_window_of_its_serials() {
+        let serials: BTreeMap<u64, ()> = [10, 20, 30, 40, 50].map(|s| (s, ())).into();
+        let slice: Vec<u64> = serials.keys().copied().collect();
+        let bounds = [
+            None,
+            Some(0),
+            Some(10),
+            Some(21),
+            Some(40),
+            Some(50),
+            Some(51),
+        ];
+        for start in bounds {
+            for end in bounds {
+                for size in [1, 2, 3, 10] {
+                    let req = PageRequest {
+                        start_id: start,
+                        end_id: end,
+                        page_size: size,
+                    };
+                    let page: Vec<u64> = req.page_of(&serials).iter().map(|(s, _)| *s).collect();
+                    assert_eq!(page, slice[req.window(&slice)], "{req:?}");
+                }
+            }
+        }
     }
 
     #[test]

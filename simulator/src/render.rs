@@ -102,22 +102,23 @@ pub fn rooms_page(
     now: Timestamp,
 ) -> Value {
     let behavior = &state.behavior;
-    let rooms: Vec<Value> = page.rooms.iter().map(|r| room(state, r, now)).collect();
+    // Built by moving values in: `json!` would copy every room once more.
+    let rooms = Value::Array(page.rooms.iter().map(|r| room(state, r, now)).collect());
     let embedded = match behavior.embedded_shape {
-        EmbeddedShape::Spec => json!({ "rooms": rooms }),
-        EmbeddedShape::LiveFlatArray => Value::Array(rooms),
+        EmbeddedShape::Spec => Value::Object(Map::from_iter([("rooms".to_owned(), rooms)])),
+        EmbeddedShape::LiveFlatArray => rooms,
     };
     let page_size = if behavior.page_size_as_string {
         json!(req.page_size.to_string())
     } else {
         json!(req.page_size)
     };
-    json!({
-        "page_size": page_size,
-        "total_items": page.total_items,
-        "_embedded": embedded,
-        "_links": req.links(link_base, page.bounds),
-    })
+    Value::Object(Map::from_iter([
+        ("page_size".to_owned(), page_size),
+        ("total_items".to_owned(), json!(page.total_items)),
+        ("_embedded".to_owned(), embedded),
+        ("_links".to_owned(), req.links(link_base, page.bounds)),
+    ]))
 }
 
 /// A theme.

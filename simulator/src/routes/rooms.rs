@@ -28,8 +28,10 @@ pub(crate) async fn list(
             behavior.page_size_max,
         )?;
         let page = state.list_rooms(&app, None, &req);
-        Ok(ok(render::rooms_page(state, &page, &req, &base, now)))
+        Ok(render::rooms_page(state, &page, &req, &base, now))
     })
+    // Written out after the state is released: a page is the largest answer.
+    .map(ok)
 }
 
 /// `POST /rooms` (createRoom).

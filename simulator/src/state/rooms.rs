@@ -268,25 +268,37 @@ impl State {
                 bounds: None,
             };
         };
-        let matching: Vec<(u64, &Room)> = app
-            .room_serials
-            .iter()
-            .filter_map(|(serial, id)| self.rooms.get(id).map(|room| (*serial, room)))
-            .filter(|(_, room)| theme.is_none() || self.reported_theme_id(room) == theme)
-            .collect();
-        let serials: Vec<u64> = matching.iter().map(|(s, _)| *s).collect();
-        let window = page.window(&serials);
-        let rooms: Vec<Room> = matching[window.clone()]
-            .iter()
-            .map(|(_, r)| (*r).clone())
-            .collect();
+        let (rooms, total_items): (Vec<Room>, usize) = match theme {
+            // Every room: the page alone is read.
+            None => (
+                page.page_of(&app.room_serials)
+                    .into_iter()
+                    .filter_map(|(_, id)| self.rooms.get(id).cloned())
+                    .collect(),
+                app.room_serials.len(),
+            ),
+            Some(_) => {
+                let matching: Vec<(u64, &Room)> = app
+                    .room_serials
+                    .iter()
+                    .filter_map(|(serial, id)| self.rooms.get(id).map(|room| (*serial, room)))
+                    .filter(|(_, room)| self.reported_theme_id(room) == theme)
+                    .collect();
+                let serials: Vec<u64> = matching.iter().map(|(s, _)| *s).collect();
+                let rooms = matching[page.window(&serials)]
+                    .iter()
+                    .map(|(_, r)| (*r).clone())
+                    .collect();
+                (rooms, matching.len())
+            }
+        };
         let bounds = match (rooms.first(), rooms.last()) {
             (Some(first), Some(last)) => Some((first.serial, last.serial)),
             _ => None,
         };
         RoomPage {
             rooms,
-            total_items: matching.len(),
+            total_items,
             bounds,
         }
     }
