@@ -13,8 +13,6 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
-use kube::runtime::PredicateConfig;
-use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, watcher};
@@ -367,13 +365,11 @@ fn controllers(
         send: room_wakeups,
     };
     let theme_controller = Controller::for_stream(
-        cached(
+        triggers::to_reconcile(cached(
             watcher(api::<MeetingTheme>(kube, ns), watch.clone()),
             theme_writer,
             move |previous, event| wake_rooms.theme_changed(previous, event),
-        )
-        .applied_objects()
-        .predicate_filter(triggers::wanted_change, PredicateConfig::default()),
+        )),
         themes.clone(),
     )
     .with_config(controller_config.clone());
@@ -383,13 +379,11 @@ fn controllers(
         rooms_synced: rooms_synced.clone(),
     };
     let room_controller = Controller::for_stream(
-        cached(
+        triggers::to_reconcile(cached(
             watcher(api::<MeetingRoom>(kube, ns), watch.clone()),
             room_writer,
             move |previous, event| wake_themes.room_changed(previous, event),
-        )
-        .applied_objects()
-        .predicate_filter(triggers::wanted_change, PredicateConfig::default()),
+        )),
         rooms.clone(),
     )
     .with_config(controller_config);

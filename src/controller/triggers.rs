@@ -23,29 +23,68 @@ pub fn prune_cached<K: Resource>(object: &mut K) {
     }
 }
 
+/// One watch event as [`cached`] applied it.
+pub struct Applied<K> {
+    /// The event.
+    pub event: watcher::Event<K>,
+    /// Whether it applies an object whose [`wanted_change`] differs from the
+    /// object cached before it (or that was not cached).
+    pub wanted: bool,
+}
+
+impl<K> Applied<K> {
+    /// The object to reconcile, when the event applies one that needs it.
+    pub fn to_reconcile(self) -> Option<K> {
+        match self.event {
+            watcher::Event::Apply(object) | watcher::Event::InitApply(object) if self.wanted => {
+                Some(object)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A watch with what no reconciler reads pruned (see [`prune_cached`]),
 /// applied to the cache behind `writer` like kube's `reflector`, each event
 /// then handed to `wake` together with the object as it was cached before.
-/// This is how one watch of a kind serves both controllers.
+/// This is how one watch of a kind serves both controllers. Each event says
+/// whether it needs a reconcile, as kube's `predicate_filter` would with
+/// [`wanted_change`], but from the cache: no second map of every object.
 pub fn cached<K>(
     events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
     mut writer: reflector::store::Writer<K>,
     mut wake: impl FnMut(Option<Arc<K>>, &watcher::Event<K>) + Send + 'static,
-) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
+) -> impl Stream<Item = Result<Applied<K>, watcher::Error>> + Send + 'static
 where
     K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
 {
     let cache = writer.as_reader();
-    events.modify(prune_cached).inspect_ok(move |event| {
-        let previous = match event {
-            watcher::Event::Apply(object) | watcher::Event::Delete(object) => {
-                cache.get(&ObjectRef::from(object))
-            }
+    events.modify(prune_cached).map_ok(move |event| {
+        let previous = match &event {
+            watcher::Event::Apply(object)
+            | watcher::Event::Delete(object)
+            | watcher::Event::InitApply(object) => cache.get(&ObjectRef::from(object)),
             _ => None,
         };
-        writer.apply_watcher_event(event);
-        wake(previous, event);
+        let wanted = match &event {
+            watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
+                previous.as_deref().map(wanted_change) != Some(wanted_change(object))
+            }
+            _ => false,
+        };
+        writer.apply_watcher_event(&event);
+        // A (re)list's objects are told apart from changes by their event.
+        let previous = previous.filter(|_| !matches!(event, watcher::Event::InitApply(_)));
+        wake(previous, &event);
+        Applied { event, wanted }
     })
+}
+
+/// The objects of `applied` that need a reconcile (see [`Applied::to_reconcile`]).
+pub fn to_reconcile<K: Send + 'static>(
+    applied: impl Stream<Item = Result<Applied<K>, watcher::Error>> + Send + 'static,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+    applied.try_filter_map(|applied| std::future::ready(Ok(applied.to_reconcile())))
 }
 
 /// A hash of what a change must touch to be reconciled: the generation
@@ -316,6 +355,47 @@ mod tests {
         )
         .await;
         (woken, synced.load(Ordering::Acquire))
+    }
+
+    /// Whether each of `events`, run through [`cached`], asks for a reconcile.
+    async fn wanted_after_each(events: Vec<watcher::Event<MeetingRoom>>) -> Vec<bool> {
+        let (_, writer) = reflector::store::<MeetingRoom>();
+        let applied = cached(stream::iter(events.into_iter().map(Ok)), writer, |_, _| {});
+        applied
+            .map(|applied| applied.expect("event").to_reconcile().is_some())
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn only_changes_a_reconcile_acts_on_ask_for_one() {
+        let plain = room("r", None, None);
+        let settled = room("r", None, Some("t"));
+        let mut edited = settled.clone();
+        edited.metadata.generation = Some(2);
+        let wanted = wanted_after_each(vec![
+            watcher::Event::Init,
+            watcher::Event::InitApply(plain.clone()),
+            watcher::Event::InitDone,
+            // The operator's own status write.
+            watcher::Event::Apply(settled.clone()),
+            // A spec change.
+            watcher::Event::Apply(edited.clone()),
+            // A relist that finds it as it was.
+            watcher::Event::Init,
+            watcher::Event::InitApply(edited.clone()),
+            watcher::Event::InitDone,
+            // Deleted, then created again under the same name.
+            watcher::Event::Delete(edited),
+            watcher::Event::Apply(plain),
+        ])
+        .await;
+        assert_eq!(
+            wanted,
+            [
+                false, true, false, false, true, false, false, false, false, true
+            ]
+        );
     }
 
     #[tokio::test]
