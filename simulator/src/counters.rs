@@ -8,8 +8,11 @@ use serde::Serialize;
 /// Counts of requests per operation and status, and of callback deliveries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CountersSnapshot {
-    /// Requests observed on API and storage routes.
+    /// Requests observed on API and storage routes, counted once answered.
     pub total: u64,
+    /// Requests on API and storage routes counted as they arrive, before any
+    /// injected latency: when a client made its first call.
+    pub arrived: u64,
     /// Requests per operation id (`unmatched` for unknown routes).
     pub by_operation: BTreeMap<String, u64>,
     /// Answered requests per status.
@@ -64,6 +67,11 @@ impl Counters {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Records that a request arrived.
+    pub fn record_arrival(&self) {
+        self.lock().arrived += 1;
+    }
+
     /// Records one request; `status` is `None` when the connection was dropped.
     pub fn record_request(&self, operation: &str, status: Option<u16>) {
         let mut c = self.lock();
@@ -114,7 +122,9 @@ mod tests {
         counters.record_request("createRoom", Some(429));
         counters.record_request("createRoom", None);
         counters.record_callback(CallbackOutcome::Failed);
+        counters.record_arrival();
         let snap = counters.snapshot();
+        assert_eq!(snap.arrived, 1);
         assert_eq!(snap.total, 3);
         assert_eq!(snap.operation("createRoom"), 3);
         assert_eq!(snap.operation_status("createRoom", 429), 1);

@@ -28,6 +28,7 @@ pub(crate) async fn observe(State(ctx): State<Ctx>, req: Request, next: Next) ->
     if req.uri().path().starts_with(CONTROL_PREFIX) {
         return next.run(req).await;
     }
+    ctx.counters.record_arrival();
     let method = req.method().clone();
     let path = req.uri().path_and_query().map_or_else(
         || req.uri().path().to_string(),
