@@ -151,6 +151,11 @@ struct Args {
     /// Skip the naive baselines.
     #[arg(long)]
     no_baseline: bool,
+    /// How long the rooms may take to become Ready, in seconds (default:
+    /// five times the lower bound, at least 120). A control plane slower
+    /// than the bound's rate needs more at 100,000 rooms.
+    #[arg(long)]
+    converge_timeout_secs: Option<u64>,
     /// Skip the naive sweep with unbounded retries that ignore Retry-After.
     #[arg(long)]
     no_storm: bool,
@@ -396,7 +401,10 @@ async fn run(
     let bench_before = proc_stats(std::process::id() as i32)?;
     let started = Instant::now();
     let recorder = Recorder::start(started, op.pid, &tracker);
-    let timeout = Duration::from_secs(120).max(bound.mul_f64(5.0));
+    let timeout = args.converge_timeout_secs.map_or_else(
+        || Duration::from_secs(120).max(bound.mul_f64(5.0)),
+        Duration::from_secs,
+    );
     let done = AtomicBool::new(false);
     let sampling = async {
         let mut timeline = Timeline::default();
