@@ -144,12 +144,15 @@ pub fn needs_pass(
     expiring.then_some(Why::Expiring)
 }
 
-/// Lists every period and hands the rooms that need a pass to the room
-/// controller ([`Rooms::wakeups`]). Runs until the controller stops.
+/// Lists every period, counted from the start of one listing to the start
+/// of the next (a listing of 1,000 pages takes about a minute), and hands
+/// the rooms that need a pass to the room controller ([`Rooms::wakeups`]).
+/// Runs until the controller stops.
 pub async fn run(rooms: Arc<Rooms>) {
     let mut previous = Instant::now();
     loop {
-        tokio::time::sleep(rooms.services.settings.listing_period()).await;
+        let next = previous + rooms.services.settings.listing_period();
+        tokio::time::sleep_until(next.into()).await;
         let started = Instant::now();
         sweep(&rooms, previous).await;
         previous = started;
