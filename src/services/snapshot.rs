@@ -4,8 +4,10 @@
 //! listing costs `ceil(rooms / page size)` calls and answers every reconcile of
 //! that application until it is older than the allowed age. Concurrent
 //! reconciles that find the snapshot stale wait for one refresh instead of
-//! each listing again. Rooms this operator created or changed since the
-//! listing are kept in an overlay, so its own writes never force a re-read.
+//! each listing again; while a listing is being read, it answers for the
+//! rooms it has read and parks the reader of any other until its page is
+//! read. Rooms this operator created or changed since the listing are kept
+//! in an overlay, so its own writes never force a re-read.
 //!
 //! Host URLs are credentials, re-issued on every read: the snapshot keeps
 //! none. The rare reconcile that needs one (its Secret is gone) reads the room.

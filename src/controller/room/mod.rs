@@ -53,8 +53,16 @@ pub struct Rooms {
 impl Rooms {
     /// Has the room controller reconcile `room`.
     pub fn wake(&self, room: ObjectRef<MeetingRoom>) {
-        // Only fails once the controller has stopped.
-        let _ = self.wakeups.unbounded_send(room);
+        self.waker(room)();
+    }
+
+    /// What has the room controller reconcile `room` when called.
+    fn waker(&self, room: ObjectRef<MeetingRoom>) -> impl FnOnce() + Send + 'static {
+        let wakeups = self.wakeups.clone();
+        move || {
+            // Only fails once the controller has stopped.
+            let _ = wakeups.unbounded_send(room);
+        }
     }
 }
 
@@ -121,11 +129,7 @@ impl ManagedKind for Rooms {
             not_before: None,
         };
         let snapshots = &self.services.snapshots;
-        let wakeups = self.wakeups.clone();
-        let this_room = ObjectRef::from(room);
-        let wake = move || {
-            let _ = wakeups.unbounded_send(this_room);
-        };
+        let wake = self.waker(ObjectRef::from(room));
         match snapshots.room(client, room_id, freshness, wake).await? {
             Listed::Room(listed) => return Ok(Observed::Found((*listed).clone())),
             Listed::Parked => return Ok(Observed::Parked),
