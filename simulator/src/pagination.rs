@@ -57,26 +57,10 @@ impl PageRequest {
         })
     }
 
-    /// Picks the window of `serials` (ascending) this request returns, as an index range.
-    pub fn window(&self, serials: &[u64]) -> std::ops::Range<usize> {
-        let lo = self
-            .start_id
-            .map_or(0, |start| serials.partition_point(|&s| s < start));
-        let hi = self
-            .end_id
-            .map_or(serials.len(), |end| serials.partition_point(|&s| s < end))
-            .max(lo);
-        let size = self.page_size as usize;
-        if self.start_id.is_none() && self.end_id.is_some() {
-            // Walking backwards via `prev`: the page just before `end_id`.
-            hi.saturating_sub(size).max(lo)..hi
-        } else {
-            lo..hi.min(lo.saturating_add(size))
-        }
-    }
-
-    /// The entries of the page among `serials`, as [`Self::window`] picks
-    /// them from the same serials in order, read without walking the rest.
+    /// The entries of `serials` this request returns: from `start_id`
+    /// (inclusive) up to `end_id` (exclusive), the first `page_size` of
+    /// them, or the last when walking backwards with `end_id` alone; read
+    /// without walking the rest.
     pub fn page_of<'a, V>(&self, serials: &'a BTreeMap<u64, V>) -> Vec<(u64, &'a V)> {
         let size = self.page_size as usize;
         let lower = self.start_id.map_or(Bound::Unbounded, Bound::Included);
@@ -179,28 +163,30 @@ mod tests {
         }
     }
 
+    /// The serials of the page `query` picks from 10, 20, 30, 40, 50.
+    fn page(query: &str) -> Vec<u64> {
+        let serials: BTreeMap<u64, ()> = [10, 20, 30, 40, 50].map(|s| (s, ())).into();
+        req(query)
+            .page_of(&serials)
+            .iter()
+            .map(|(s, _)| *s)
+            .collect()
+    }
+
     #[test]
     fn windows_follow_inclusive_start_and_exclusive_end() {
-        let serials = [10, 20, 30, 40, 50];
-        assert_eq!(req("page_size=2").window(&serials), 0..2);
-        assert_eq!(req("page_size=2&start_id=20").window(&serials), 1..3);
-        assert_eq!(req("page_size=2&start_id=21").window(&serials), 2..4);
-        assert_eq!(
-            req("page_size=10&start_id=20&end_id=40").window(&serials),
-            1..3
-        );
-        assert_eq!(req("page_size=2&end_id=40").window(&serials), 1..3);
-        assert_eq!(req("page_size=2&start_id=51").window(&serials), 5..5);
-        assert_eq!(
-            req("page_size=2&start_id=40&end_id=20").window(&serials),
-            3..3
-        );
+        assert_eq!(page("page_size=2"), [10, 20]);
+        assert_eq!(page("page_size=2&start_id=20"), [20, 30]);
+        assert_eq!(page("page_size=2&start_id=21"), [30, 40]);
+        assert_eq!(page("page_size=10&start_id=20&end_id=40"), [20, 30]);
+        assert_eq!(page("page_size=2&end_id=40"), [20, 30]);
+        assert_eq!(page("page_size=2&start_id=51"), [0u64; 0]);
+        assert_eq!(page("page_size=2&start_id=40&end_id=20"), [0u64; 0]);
     }
 
     #[test]
     fn a_page_read_from_the_map_is_the_window_of_its_serials() {
         let serials: BTreeMap<u64, ()> = [10, 20, 30, 40, 50].map(|s| (s, ())).into();
-        let slice: Vec<u64> = serials.keys().copied().collect();
         let bounds = [
             None,
             Some(0),
@@ -219,7 +205,20 @@ mod tests {
                         page_size: size,
                     };
                     let page: Vec<u64> = req.page_of(&serials).iter().map(|(s, _)| *s).collect();
-                    assert_eq!(page, slice[req.window(&slice)], "{req:?}");
+                    // The window by its definition, every serial looked at.
+                    let within: Vec<u64> = serials
+                        .keys()
+                        .copied()
+                        .filter(|s| start.is_none_or(|start| *s >= start))
+                        .filter(|s| end.is_none_or(|end| *s < end))
+                        .collect();
+                    let size = size as usize;
+                    let window = if start.is_none() && end.is_some() {
+                        &within[within.len().saturating_sub(size)..]
+                    } else {
+                        &within[..within.len().min(size)]
+                    };
+                    assert_eq!(page, window, "{req:?}");
                 }
             }
         }

@@ -1,5 +1,7 @@
 //! Rooms: creation rules, updates, expiry and serial-ordered listing.
 
+use std::collections::BTreeMap;
+
 use jiff::{SignedDuration, Timestamp};
 use rand::Rng;
 use serde::Serialize;
@@ -268,37 +270,35 @@ impl State {
                 bounds: None,
             };
         };
-        let (rooms, total_items): (Vec<Room>, usize) = match theme {
-            // Every room: the page alone is read.
-            None => (
-                page.page_of(&app.room_serials)
-                    .into_iter()
-                    .filter_map(|(_, id)| self.rooms.get(id).cloned())
-                    .collect(),
-                app.room_serials.len(),
-            ),
+        // Every room: the page alone is read; a theme's rooms: all are looked at.
+        let themed: BTreeMap<u64, Uuid>;
+        let serials = match theme {
+            None => &app.room_serials,
             Some(_) => {
-                let matching: Vec<(u64, &Room)> = app
+                themed = app
                     .room_serials
                     .iter()
-                    .filter_map(|(serial, id)| self.rooms.get(id).map(|room| (*serial, room)))
-                    .filter(|(_, room)| self.reported_theme_id(room) == theme)
+                    .filter(|(_, id)| {
+                        let room = self.rooms.get(*id);
+                        room.is_some_and(|room| self.reported_theme_id(room) == theme)
+                    })
+                    .map(|(serial, id)| (*serial, *id))
                     .collect();
-                let serials: Vec<u64> = matching.iter().map(|(s, _)| *s).collect();
-                let rooms = matching[page.window(&serials)]
-                    .iter()
-                    .map(|(_, r)| (*r).clone())
-                    .collect();
-                (rooms, matching.len())
+                &themed
             }
         };
+        let rooms: Vec<Room> = page
+            .page_of(serials)
+            .into_iter()
+            .filter_map(|(_, id)| self.rooms.get(id).cloned())
+            .collect();
         let bounds = match (rooms.first(), rooms.last()) {
             (Some(first), Some(last)) => Some((first.serial, last.serial)),
             _ => None,
         };
         RoomPage {
             rooms,
-            total_items,
+            total_items: serials.len(),
             bounds,
         }
     }
