@@ -47,6 +47,13 @@ pub enum Observed<R> {
     Parked,
 }
 
+impl<R> From<Option<R>> for Observed<R> {
+    /// A read's answer: the object, or `Gone` when the API has none.
+    fn from(read: Option<R>) -> Self {
+        read.map_or(Observed::Gone, Observed::Found)
+    }
+}
+
 /// What the remote side says about an object that vanished.
 pub enum Vanished {
     /// Create it again; the note says why (a Warning event).

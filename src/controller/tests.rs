@@ -127,10 +127,7 @@ impl ManagedKind for Scripted {
         match script.observe_error.take() {
             Some(error) => Err(error),
             None if script.parked => Ok(Observed::Parked),
-            None => Ok(script
-                .remote
-                .clone()
-                .map_or(Observed::Gone, Observed::Found)),
+            None => Ok(script.remote.clone().into()),
         }
     }
 

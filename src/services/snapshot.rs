@@ -24,7 +24,7 @@ use crate::meetings::{ApiError, MeetingsClient, Priority, Room, RoomScope};
 type Listing = Arc<HashMap<String, Arc<Room>>>;
 
 /// Runs once the room a reader parked for is read, or its listing ends.
-pub type Wake = Box<dyn FnOnce() + Send>;
+type Wake = Box<dyn FnOnce() + Send>;
 
 #[derive(Default)]
 struct Slot {
@@ -102,13 +102,19 @@ impl Slot {
         if !freshness.accepts(*started) {
             return None;
         }
-        Some(
-            self.overlay
-                .get(room_id)
-                .map(|(_, room)| room)
-                .or_else(|| reading.get(room_id))
-                .cloned(),
-        )
+        Some(self.get(room_id, reading).cloned())
+    }
+
+    /// The room with `room_id` as last written, or else as `listed`.
+    fn get<'a>(
+        &'a self,
+        room_id: &str,
+        listed: &'a HashMap<String, Arc<Room>>,
+    ) -> Option<&'a Arc<Room>> {
+        self.overlay
+            .get(room_id)
+            .map(|(_, room)| room)
+            .or_else(|| listed.get(room_id))
     }
 
     /// The slot's listing, newer than or the same as `validated` (a caller's
@@ -212,12 +218,7 @@ impl RoomSnapshots {
         let Some(slot) = slots.get(client.application_id()) else {
             return Ok(found(validated.get(room_id)));
         };
-        Ok(found(
-            slot.overlay
-                .get(room_id)
-                .map(|(_, room)| room)
-                .or_else(|| slot.current_or(&validated).get(room_id)),
-        ))
+        Ok(found(slot.get(room_id, slot.current_or(&validated))))
     }
 
     /// Every room of the application matching `predicate`, from a listing

@@ -166,10 +166,7 @@ impl ManagedKind for Themes {
                 read: None,
             }));
         }
-        Ok(match self.adopt(client, theme_id).await? {
-            Some(located) => Observed::Found(located),
-            None => Observed::Gone,
-        })
+        Ok(self.adopt(client, theme_id).await?.into())
     }
 
     async fn adopt(
