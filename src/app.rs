@@ -22,6 +22,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::callbacks::{self, CallbackOptions, CallbackServer, ScopeHooks};
+use crate::controller::kind::ManagedKind;
 use crate::controller::room::{Rooms, resync};
 use crate::controller::theme::logos::{self, SourceKind};
 use crate::controller::theme::{self, Themes};
@@ -378,11 +379,19 @@ fn controllers(
         send: theme_wakeups,
         rooms_synced: rooms_synced.clone(),
     };
+    let room_statuses = Arc::new(StatusCache::new(Duration::from_secs(60)));
+    let shown_statuses = room_statuses.clone();
     let room_controller = Controller::for_stream(
         triggers::to_reconcile(cached(
             watcher(api::<MeetingRoom>(kube, ns), watch.clone()),
             room_writer,
-            move |previous, event| wake_themes.room_changed(previous, event),
+            move |previous, event| {
+                if let watcher::Event::Apply(room) = event {
+                    let uid = room.metadata.uid.as_deref().unwrap_or_default();
+                    shown_statuses.shown(uid, || Rooms::observed_status(room));
+                }
+                wake_themes.room_changed(previous, event);
+            },
         )),
         rooms.clone(),
     )
@@ -412,7 +421,7 @@ fn controllers(
     };
     let room_kind = Arc::new(Rooms {
         services: services.clone(),
-        statuses: StatusCache::new(Duration::from_secs(60)),
+        statuses: room_statuses,
         callback_urls: callback_hooks.urls,
         host_url_secrets,
         seen: resync::Seen::default(),

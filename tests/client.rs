@@ -1242,10 +1242,11 @@ async fn timeouts_surface_as_timeout() {
 
 #[tokio::test]
 async fn connection_refused_is_a_transport_error_that_was_never_sent() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    // A port bound but not listening refuses connections, and no other
+    // socket (such as the simulator's) can take it while the test runs.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let sim = Simulator::builder().start().await.unwrap();
     let app = sim.default_application().unwrap();
     let attempts = Arc::new(Attempts::default());
@@ -1268,6 +1269,7 @@ async fn connection_refused_is_a_transport_error_that_was_never_sent() {
     );
     assert!(!error.may_have_committed());
     assert_eq!(attempts.outcomes(), vec![Outcome::Transport; 6]);
+    drop(reserved);
 }
 
 #[tokio::test]

@@ -136,9 +136,10 @@ pub struct Room {
     /// Join approval.
     #[serde(default)]
     pub join_approval_level: Option<JoinApprovalLevel>,
-    /// Callback endpoints.
+    /// Callback endpoints (boxed: most rooms have none, and a listing
+    /// holds every room).
     #[serde(default)]
-    pub callback_urls: Option<CallbackUrls>,
+    pub callback_urls: Option<Box<CallbackUrls>>,
     /// UI features.
     #[serde(default)]
     pub available_features: Option<AvailableFeatures>,

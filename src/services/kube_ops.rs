@@ -6,6 +6,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Patch, PatchParams};
+use kube::core::request::{Error as RequestError, Request};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -38,12 +39,25 @@ where
         "kind": K::kind(&()),
         "status": status,
     });
-    api.patch_status(
+    let request = Request::new(api.resource_url()).patch_subresource(
+        "status",
         &object.name_any(),
         &PatchParams::apply(MANAGER).force(),
         &Patch::Apply(body),
-    )
-    .await?;
+    );
+    send_write(&api.clone().into_client(), request).await
+}
+
+/// Sends a write and reads its answer without decoding it. The API server
+/// answers a write with the whole object, which no caller here reads (the
+/// watch brings it): decoding it would cost as much as the write. A refusal
+/// is decoded as `Api`'s own writes decode it.
+pub async fn send_write(
+    kube: &kube::Client,
+    request: Result<http::Request<Vec<u8>>, RequestError>,
+) -> Result<(), WriteError> {
+    let request = request.map_err(kube::Error::BuildRequest)?;
+    kube.request_text(request).await?;
     Ok(())
 }
 
@@ -164,13 +178,12 @@ where
         )])),
         ..Default::default()
     };
-    let api: Api<Secret> = Api::namespaced(kube.clone(), &namespace);
-    api.patch(
+    let request = Request::new(Secret::url_path(&(), Some(&namespace))).patch(
         &name,
         &PatchParams::apply(MANAGER).force(),
         &Patch::Apply(&secret),
-    )
-    .await?;
+    );
+    send_write(kube, request).await?;
     Ok(name)
 }
 

@@ -1,11 +1,13 @@
 //! Services the controllers and the callback receiver share: Meetings API
 //! clients per credentials Secret, shared listings of remote rooms, events,
 //! per-object backoff, statuses written but not yet watched, the names of
-//! watched Secrets, and the Kubernetes writes both kinds make.
+//! watched Secrets, fixed-size digests of per-room keys, and the Kubernetes
+//! writes both kinds make.
 
 pub mod backoff;
 pub mod credentials;
 pub mod events;
+pub mod key_digest;
 pub mod kube_ops;
 pub mod name_index;
 pub mod snapshot;

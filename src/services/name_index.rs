@@ -3,13 +3,15 @@
 //!
 //! A reflector store would hold each object's whole metadata (owner
 //! references, uid, resource version, timestamps: about 900 bytes per
-//! Secret); this keeps one `namespace/name` string.
+//! Secret); this keeps a 16-byte digest of its namespace and name.
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use kube::Resource;
 use kube::runtime::watcher::Event;
+
+use super::key_digest::key_digest;
 
 /// Names of the watched objects of one kind; cheap to clone (shared).
 #[derive(Clone, Default)]
@@ -19,16 +21,16 @@ pub struct NameIndex {
 
 #[derive(Default)]
 struct State {
-    names: HashSet<String>,
+    names: HashSet<u128>,
     /// Names seen since a relist began, swapped in when it completes.
-    relisting: Option<HashSet<String>>,
+    relisting: Option<HashSet<u128>>,
 }
 
-fn key(namespace: &str, name: &str) -> String {
-    format!("{namespace}/{name}")
+fn key(namespace: &str, name: &str) -> u128 {
+    key_digest(&[namespace, name])
 }
 
-fn key_of<K: Resource>(object: &K) -> String {
+fn key_of<K: Resource>(object: &K) -> u128 {
     let meta = object.meta();
     key(
         meta.namespace.as_deref().unwrap_or_default(),

@@ -66,6 +66,20 @@ impl<S: Clone + PartialEq> StatusCache<S> {
             .insert(uid.to_owned(), (Instant::now(), status));
     }
 
+    /// Drops the entry of `uid` once the watch shows the status written
+    /// (`shown` computes what it shows, only when there is an entry), so that
+    /// a status no reconcile asks for again is not held for `max_age`.
+    pub fn shown(&self, uid: &str, shown: impl FnOnce() -> S) {
+        let mut state = self.lock();
+        if state
+            .by_uid
+            .get(uid)
+            .is_some_and(|(_, written)| *written == shown())
+        {
+            state.by_uid.remove(uid);
+        }
+    }
+
     /// Forgets an object (deleted).
     pub fn forget(&self, uid: &str) {
         self.lock().by_uid.remove(uid);
@@ -186,6 +200,17 @@ mod tests {
         cache.remember("a", 2);
         assert_eq!(cache.latest("a", 1), 2, "stale watch");
         assert_eq!(cache.latest("a", 2), 2, "watch caught up");
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn an_entry_goes_once_the_watch_shows_it() {
+        let cache = StatusCache::new(Duration::from_secs(60));
+        cache.remember("a", 2);
+        cache.shown("a", || 1);
+        assert_eq!(cache.len(), 1, "an older status shown keeps the entry");
+        cache.shown("b", || unreachable!("no entry, nothing to compute"));
+        cache.shown("a", || 2);
         assert!(cache.is_empty());
     }
 

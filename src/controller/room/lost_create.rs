@@ -127,7 +127,7 @@ impl LostCreate {
             self.theme_id.is_none() || room.theme_id == self.theme_id,
             self.join_approval_level.is_none()
                 || room.join_approval_level == self.join_approval_level,
-            callback_list(room.callback_urls.as_ref()) == self.callback_urls,
+            callback_list(room.callback_urls.as_deref()) == self.callback_urls,
             feature_flags(room.available_features.as_ref()) == self.features,
         ]
         .into_iter()

@@ -10,6 +10,7 @@ mod report;
 pub mod resync;
 pub mod sync;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::channel::mpsc::UnboundedSender;
@@ -37,8 +38,9 @@ use lost_create::LostCreate;
 pub struct Rooms {
     /// Services shared with the theme controller.
     pub services: Services,
-    /// Room statuses written but not yet seen through the watch.
-    pub statuses: StatusCache<MeetingRoomStatus>,
+    /// Room statuses written but not yet seen through the watch (shared
+    /// with the watch, which drops each once it shows it).
+    pub statuses: Arc<StatusCache<MeetingRoomStatus>>,
     /// The operator's callback URLs, for rooms with `spec.operatorCallbacks`.
     pub callback_urls: Option<RoomCallbackUrls>,
     /// Names of the host-URL Secrets seen through their watch.

@@ -21,12 +21,14 @@ use crate::crd::annotations;
 use crate::crd::common::CredentialsRef;
 use crate::crd::{MeetingRoom, MeetingRoomStatus};
 use crate::meetings::{Priority, Room};
+use crate::services::key_digest::key_digest;
 use crate::services::snapshot::{Freshness, View};
 
 /// What each room's last pass saw of its remote room, by the room's uid.
 #[derive(Default)]
 pub struct Seen {
-    fingerprints: Mutex<HashMap<String, u64>>,
+    /// Fingerprints by the digest of the room's uid.
+    fingerprints: Mutex<HashMap<u128, u64>>,
 }
 
 impl Seen {
@@ -34,19 +36,20 @@ impl Seen {
     /// the remote room is gone and the pass settled that).
     pub fn record(&self, uid: &str, remote: Option<&Room>) {
         let fingerprint = fingerprint(remote);
-        self.lock().insert(uid.to_owned(), fingerprint);
+        self.lock().insert(key_digest(&[uid]), fingerprint);
     }
 
     fn get(&self, uid: &str) -> Option<u64> {
-        self.lock().get(uid).copied()
+        self.lock().get(&key_digest(&[uid])).copied()
     }
 
-    /// Forgets every room not in `uids`.
-    fn retain(&self, uids: &HashSet<&str>) {
-        self.lock().retain(|uid, _| uids.contains(uid.as_str()));
+    /// Forgets every room whose uid is not among `uids`.
+    fn retain<'a>(&self, uids: impl Iterator<Item = &'a str>) {
+        let kept: HashSet<u128> = uids.map(|uid| key_digest(&[uid])).collect();
+        self.lock().retain(|uid, _| kept.contains(uid));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u128, u64>> {
         self.fingerprints.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -168,11 +171,9 @@ async fn sweep(rooms: &Rooms, not_before: Instant) {
     let services = &rooms.services;
     let settings = &services.settings;
     let all = services.rooms.state();
-    let uids: HashSet<&str> = all
-        .iter()
-        .filter_map(|room| room.metadata.uid.as_deref())
-        .collect();
-    rooms.seen.retain(&uids);
+    rooms
+        .seen
+        .retain(all.iter().filter_map(|room| room.metadata.uid.as_deref()));
     let mut groups = ByCredentials::new();
     for room in &all {
         let listed = room.status.as_ref().is_some_and(|s| s.room_id.is_some());

@@ -168,7 +168,7 @@ pub fn mutable_diff(
             remote.join_approval_level,
         ),
         callback_urls: callback_urls
-            .and_then(|want| callbacks_update(&callbacks(want), remote.callback_urls.as_ref())),
+            .and_then(|want| callbacks_update(&callbacks(want), remote.callback_urls.as_deref())),
         available_features: spec
             .available_features
             .as_ref()
