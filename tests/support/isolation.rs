@@ -312,10 +312,46 @@ pub fn run_init() -> ExitCode {
 }
 
 /// Tests role, before any test: covers [`MASKED_DIRS`] and /tmp (where the
-/// control plane and the node keep their files) with tmpfs.
+/// control plane and the node keep their files) with tmpfs. A checkout or
+/// target directory under /tmp stays visible at its path: it is moved aside
+/// before /tmp is covered and moved back onto the tmpfs after.
 pub fn mask_host_dirs() -> Result<(), String> {
+    let mut kept: Vec<PathBuf> = vec![super::control_plane::repo_root()];
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        kept.push(PathBuf::from(target));
+    }
+    kept.retain(|path| path.starts_with("/tmp"));
+    kept.dedup_by(|inner, outer| inner.starts_with(outer));
+    let aside: Vec<(PathBuf, PathBuf)> = kept
+        .into_iter()
+        .enumerate()
+        .map(|(i, path)| (PathBuf::from(format!("/run/meetings-kept-{i}")), path))
+        .collect();
+    for (staging, path) in &aside {
+        std::fs::create_dir_all(staging)
+            .map_err(|e| format!("creating {}: {e}", staging.display()))?;
+        run(
+            "mount",
+            &[
+                "--bind",
+                &path.to_string_lossy(),
+                &staging.to_string_lossy(),
+            ],
+        )?;
+    }
     for dir in MASKED_DIRS.iter().chain(&["/tmp"]) {
         run("mount", &["-t", "tmpfs", "-o", "mode=0755", "tmpfs", dir])?;
+    }
+    for (staging, path) in &aside {
+        std::fs::create_dir_all(path).map_err(|e| format!("creating {}: {e}", path.display()))?;
+        run(
+            "mount",
+            &[
+                "--move",
+                &staging.to_string_lossy(),
+                &path.to_string_lossy(),
+            ],
+        )?;
     }
     Ok(())
 }
