@@ -5,6 +5,7 @@ pub mod app;
 pub mod callbacks;
 pub mod controller;
 pub mod crd;
+pub mod interned;
 pub mod leader;
 pub mod meetings;
 pub mod run_args;

@@ -135,7 +135,7 @@ async fn ready_remote(env: &OperatorEnv, name: &str) -> meetings_simulator::Room
     env.sim
         .rooms(&env.app.application_id)
         .into_iter()
-        .find(|r| r.id.to_string() == id)
+        .find(|r| *r.id.to_string() == *id)
         .expect("the remote room")
 }
 

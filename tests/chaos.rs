@@ -363,7 +363,10 @@ async fn check(
                 .push(format!("room {name} not Ready/current ({reason})"));
             continue;
         }
-        let id = status.and_then(|s| s.room_id.clone()).unwrap_or_default();
+        let id = status
+            .and_then(|s| s.room_id.as_deref())
+            .unwrap_or_default()
+            .to_owned();
         let Some(remote) = remotes.iter().find(|r| r.id.to_string() == id) else {
             report
                 .problems

@@ -596,7 +596,7 @@ async fn a_killed_leaders_pending_work_is_finished_by_the_other_process() {
         .map(|r| {
             r.status
                 .as_ref()
-                .and_then(|s| s.room_id.clone())
+                .and_then(|s| s.room_id.as_deref().map(str::to_owned))
                 .expect("a Ready room has an id")
         })
         .collect();

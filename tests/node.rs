@@ -268,7 +268,13 @@ async fn operator_pods(client: &kube::Client) -> Vec<Pod> {
 
 /// The Meetings API id of a MeetingRoom, once it has one.
 async fn remote_id(rooms: &Api<MeetingRoom>, name: &str) -> Option<String> {
-    rooms.get(name).await.expect("the room").status?.room_id
+    rooms
+        .get(name)
+        .await
+        .expect("the room")
+        .status?
+        .room_id
+        .map(String::from)
 }
 
 /// The manifest of an instant MeetingRoom.
@@ -553,7 +559,9 @@ async fn helm_upgrade_rolls_the_pod_and_recreates_nothing_remotely(w: &'static W
     tokio::time::sleep(Duration::from_secs(5)).await;
     let room = rooms.get("standup").await.expect("the room");
     assert_eq!(
-        room.status.as_ref().and_then(|s| s.room_id.clone()),
+        room.status
+            .as_ref()
+            .and_then(|s| s.room_id.as_deref().map(str::to_owned)),
         room_id
     );
     assert!(condition_is(room_conditions(&room), "Ready", "True"));

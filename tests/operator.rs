@@ -82,7 +82,7 @@ async fn theme_then_room_become_ready_with_code_urls_and_host_secret() {
     // One remote room, created once, in the simulator.
     let remote = env.sim.rooms(&env.app.application_id);
     assert_eq!(remote.len(), 1);
-    assert_eq!(remote[0].id.to_string(), status.room_id.clone().unwrap());
+    assert_eq!(*remote[0].id.to_string(), *status.room_id.clone().unwrap());
     assert_eq!(env.sim.counters().operation("createRoom"), 1);
 
     // The host URL lives only in a Secret owned by the room.
@@ -153,7 +153,7 @@ async fn an_update_sends_one_patch_and_a_resync_without_changes_writes_nothing()
         .sim
         .rooms(&env.app.application_id)
         .into_iter()
-        .find(|r| r.id.to_string() == room_id)
+        .find(|r| *r.id.to_string() == *room_id)
         .unwrap();
     assert_eq!(
         serde_json::to_value(remote.join_approval_level).unwrap(),
@@ -329,7 +329,7 @@ async fn a_room_waits_for_its_theme_and_follows_theme_changes() {
             r.status.as_ref().and_then(|s| s.theme_id.as_deref()) == Some(other_id.as_str())
         })
         .await;
-    assert_ne!(first_theme, other_id);
+    assert_ne!(*first_theme, *other_id);
     let remote = env
         .api_client()
         .get_room(&room.status.unwrap().room_id.unwrap())
@@ -480,7 +480,7 @@ async fn deleting_a_room_with_expire_sets_the_earliest_expiry() {
         .sim
         .rooms(&env.app.application_id)
         .into_iter()
-        .find(|r| r.id.to_string() == room_id)
+        .find(|r| *r.id.to_string() == *room_id)
         .unwrap();
     let left = remote.expires_at.as_second() - env.sim.now().as_second();
     assert!((600..=720).contains(&left), "expires in {left}s");
@@ -657,7 +657,7 @@ async fn an_operator_killed_between_create_and_status_write_recovers_the_room() 
     let room = ready_room(&env, "r").await;
     let remote = env.sim.rooms(&env.app.application_id);
     assert_eq!(remote.len(), 1, "exactly one remote room");
-    assert_eq!(room.status.unwrap().room_id.unwrap(), created.id);
+    assert_eq!(*room.status.unwrap().room_id.unwrap(), *created.id);
     assert_eq!(
         env.sim.counters().operation("createRoom"),
         1,

@@ -67,7 +67,7 @@ async fn short_lived(prefix: &str, purge_after: Option<u64>) -> OperatorEnv {
 fn room_id(room: &MeetingRoom) -> String {
     room.status
         .as_ref()
-        .and_then(|s| s.room_id.clone())
+        .and_then(|s| s.room_id.as_deref().map(str::to_owned))
         .expect("status has the room id")
 }
 
@@ -160,7 +160,7 @@ async fn an_instant_room_in_use_outlives_its_first_expiry_and_is_not_recreated_o
             Duration::from_secs(10),
             |r| {
                 r.status.as_ref().is_some_and(|s| {
-                    s.expires_at.as_deref() > Some(first_expiry.as_str())
+                    s.expires_at.as_deref() > Some(&*first_expiry)
                         && s.conditions
                             .iter()
                             .any(|c| c.type_ == "Ready" && c.status == "True")

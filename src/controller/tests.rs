@@ -236,7 +236,7 @@ impl ManagedKind for Scripted {
         (): (),
     ) -> Next {
         let generation = room.metadata.generation;
-        status.room_id = Some(remote.id.clone());
+        status.room_id = Some(remote.id.as_str().into());
         status.pending_create = None;
         status.observed_generation = generation;
         status.unfixable_differences = drift.iter().map(|f| f.to_string()).collect();

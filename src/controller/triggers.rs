@@ -273,7 +273,7 @@ fn theme_matters_to(theme: &MeetingTheme, room: &MeetingRoom) -> bool {
     let room_settled = room.status.as_ref().is_some_and(|s| {
         is_true(&s.conditions, READY)
             && s.theme_id.is_some()
-            && s.theme_id == theme_status.and_then(|t| t.theme_id.clone())
+            && s.theme_id.as_deref() == theme_status.and_then(|t| t.theme_id.as_deref())
     });
     !(theme_usable && room_settled)
 }

@@ -55,25 +55,25 @@ macro_rules! managed_status {
                 self.$id.as_deref()
             }
             fn set_remote_id(&mut self, id: Option<String>) {
-                self.$id = id;
+                self.$id = id.map(Into::into);
             }
             fn application_id(&self) -> Option<&str> {
                 self.application_id.as_deref()
             }
             fn set_application_id(&mut self, id: Option<String>) {
-                self.application_id = id;
+                self.application_id = id.map(Into::into);
             }
             fn pending_create(&self) -> Option<&PendingCreate> {
-                self.pending_create.as_ref()
+                self.pending_create.as_deref()
             }
             fn set_pending_create(&mut self, pending: Option<PendingCreate>) {
-                self.pending_create = pending;
+                self.pending_create = pending.map(Box::new);
             }
             fn last_handled_reconcile_at(&self) -> Option<&str> {
                 self.last_handled_reconcile_at.as_deref()
             }
             fn set_last_handled_reconcile_at(&mut self, value: Option<String>) {
-                self.last_handled_reconcile_at = value;
+                self.last_handled_reconcile_at = value.map(Into::into);
             }
         }
     };

@@ -1,8 +1,12 @@
 //! The `MeetingRoom` custom resource.
 
+use std::sync::Arc;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
+
+use crate::interned;
 
 use super::common::{CredentialsRef, LocalObjectRef, ManagementPolicy, PendingCreate};
 
@@ -201,6 +205,9 @@ impl MeetingRoomSpec {
     }
 }
 
+// The operator caches every room, so its strings hold no spare capacity
+// (`Box<str>`) and the ids many rooms share are decoded into one shared
+// copy (`Arc<str>`, see `interned`).
 /// Observed state of a Meetings room.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -215,39 +222,51 @@ pub struct MeetingRoomStatus {
     pub observed_generation: Option<i64>,
     /// The last `meetings.vonage.com/reconcile-requested-at` value handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_handled_reconcile_at: Option<String>,
+    pub last_handled_reconcile_at: Option<Box<str>>,
     /// Id of the remote room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub room_id: Option<String>,
+    pub room_id: Option<Box<str>>,
     /// Numeric meeting code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meeting_code: Option<String>,
+    pub meeting_code: Option<Box<str>>,
     /// Join URL for guests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guest_url: Option<String>,
+    pub guest_url: Option<Box<str>>,
     /// When the room expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<String>,
+    pub expires_at: Option<Box<str>>,
     /// Whether sessions can still start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_available: Option<bool>,
     /// Theme id in force (resolved from `themeRef`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub theme_id: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "interned::deserialize"
+    )]
+    pub theme_id: Option<Arc<str>>,
     /// Theme id the operator last set from `themeRef`; removing `themeRef`
     /// clears the room's theme only while it is still this one. A theme the
     /// operator never set (such as the application default) is left alone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub applied_theme_id: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "interned::deserialize"
+    )]
+    pub applied_theme_id: Option<Arc<str>>,
     /// Secret (owned by this room) holding the host URL under `hostUrl`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host_url_secret_name: Option<String>,
+    pub host_url_secret_name: Option<Box<str>>,
     /// Application that owns the remote room.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_id: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "interned::deserialize"
+    )]
+    pub application_id: Option<Arc<str>>,
     /// Set just before a create call, cleared when its answer is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_create: Option<PendingCreate>,
+    pub pending_create: Option<Box<PendingCreate>>,
     /// Create-only fields of an adopted room that differ from the spec (they cannot be changed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unfixable_differences: Vec<String>,

@@ -185,7 +185,7 @@ pub struct MeetingThemeStatus {
     pub application_id: Option<String>,
     /// Set just before a create call, cleared when its answer is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_create: Option<PendingCreate>,
+    pub pending_create: Option<Box<PendingCreate>>,
     /// Uploaded logos with their content hashes and URLs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logos: Option<LogosStatus>,

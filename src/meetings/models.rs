@@ -3,6 +3,8 @@
 //! Responses tolerate unknown fields and the variations the live service showed
 //! (numbers as strings, timestamps with or without time, both `_embedded` shapes).
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -121,9 +123,9 @@ pub struct Room {
     /// Whether new sessions can still start.
     #[serde(default)]
     pub is_available: Option<bool>,
-    /// Theme of the room, if any.
-    #[serde(default)]
-    pub theme_id: Option<String>,
+    /// Theme of the room, if any (one shared copy per theme).
+    #[serde(default, deserialize_with = "crate::interned::deserialize")]
+    pub theme_id: Option<Arc<str>>,
     /// Creation time.
     #[serde(default, with = "lenient::timestamp")]
     pub created_at: Option<Timestamp>,

@@ -75,7 +75,8 @@ type Wake = Box<dyn FnOnce() + Send>;
 #[derive(Default)]
 struct Slot {
     listing: Option<(Instant, Listing)>,
-    overlay: HashMap<String, (Instant, Arc<Room>)>,
+    /// Rooms this operator wrote, with when (each id kept once, in its room).
+    overlay: HashMap<ById, Instant>,
     refresh: Arc<tokio::sync::Mutex<()>>,
     /// The listing being read: when it started and the rooms read so far.
     reading: Option<(Instant, RoomsById)>,
@@ -114,8 +115,8 @@ impl Reading<'_> {
             let mut woken = Vec::new();
             for room in rooms {
                 woken.extend(parked.remove(&room.id).unwrap_or_default());
-                let room = match overlay.get(&room.id) {
-                    Some((_, written)) if *written == room => written.clone(),
+                let room = match overlay.get_key_value(room.id.as_str()) {
+                    Some((written, _)) if written.0 == room => written.0.clone(),
                     _ => room,
                 };
                 reading.insert(room);
@@ -167,8 +168,8 @@ impl Slot {
     /// The room with `room_id` as last written, or else as `listed`.
     fn get<'a>(&'a self, room_id: &str, listed: &'a RoomsById) -> Option<&'a Arc<Room>> {
         self.overlay
-            .get(room_id)
-            .map(|(_, room)| room)
+            .get_key_value(room_id)
+            .map(|(written, _)| &written.0)
             .or_else(|| listed.get(room_id))
     }
 
@@ -202,7 +203,7 @@ pub struct RoomSnapshots {
 /// One application's rooms: a listing and the writes recorded since.
 pub struct View {
     listing: Listing,
-    overlay: HashMap<String, Arc<Room>>,
+    overlay: RoomsById,
 }
 
 impl View {
@@ -301,10 +302,10 @@ impl RoomSnapshots {
                 found.insert(room.id.as_str(), room.clone());
             }
         }
-        for (id, (_, room)) in &slot.overlay {
-            found.remove(id.as_str());
+        for ById(room) in slot.overlay.keys() {
+            found.remove(room.id.as_str());
             if predicate(room) {
-                found.insert(id.as_str(), room.clone());
+                found.insert(room.id.as_str(), room.clone());
             }
         }
         Ok(found.into_values().collect())
@@ -324,16 +325,17 @@ impl RoomSnapshots {
         let Some(slot) = slots.get(client.application_id()) else {
             return Ok(View {
                 listing: validated,
-                overlay: HashMap::new(),
+                overlay: RoomsById::default(),
             });
         };
         Ok(View {
             listing: slot.current_or(&validated).clone(),
-            overlay: slot
-                .overlay
-                .iter()
-                .map(|(id, (_, room))| (id.clone(), room.clone()))
-                .collect(),
+            overlay: RoomsById(
+                slot.overlay
+                    .keys()
+                    .map(|written| ById(written.0.clone()))
+                    .collect(),
+            ),
         })
     }
 
@@ -341,10 +343,10 @@ impl RoomSnapshots {
     pub fn record(&self, application_id: &str, room: Room) {
         let mut slots = self.lock();
         let slot = slots.entry(application_id.to_owned()).or_default();
-        slot.overlay.insert(
-            room.id.clone(),
-            (Instant::now(), Arc::new(without_host_url(room))),
-        );
+        let written = ById(Arc::new(without_host_url(room)));
+        // A map keeps the key it holds: the room written before goes first.
+        slot.overlay.remove(written.0.id.as_str());
+        slot.overlay.insert(written, Instant::now());
     }
 
     /// A listing that satisfies `freshness`, read now unless one is held.
@@ -406,7 +408,7 @@ impl RoomSnapshots {
             slot.listing = Some((started, listing.clone()));
             // Keep writes recorded while the listing was running: it may predate them.
             slot.overlay
-                .retain(|_, (recorded_at, _)| *recorded_at >= started);
+                .retain(|_, recorded_at| *recorded_at >= started);
         }
         // Readers still parked find the listing in place when woken.
         drop(reading);
@@ -539,7 +541,12 @@ mod tests {
             let slots = self.snapshots.lock();
             let mut ids: Vec<String> = slots
                 .get(self.app())
-                .map(|slot| slot.overlay.keys().cloned().collect())
+                .map(|slot| {
+                    slot.overlay
+                        .keys()
+                        .map(|written| written.0.id.clone())
+                        .collect()
+                })
                 .unwrap_or_default();
             ids.sort();
             ids
@@ -722,7 +729,15 @@ mod tests {
         w.snapshots.record(w.app(), renamed);
         let written = |id: &str| {
             let slots = w.snapshots.lock();
-            slots.get(w.app()).unwrap().overlay[id].1.clone()
+            slots
+                .get(w.app())
+                .unwrap()
+                .overlay
+                .get_key_value(id)
+                .unwrap()
+                .0
+                .0
+                .clone()
         };
         let (a, b) = (written(&created.id), written(&changed_since.id));
         let after_now = Freshness {

@@ -71,13 +71,13 @@ async fn room_id(
     client: &MeetingsClient,
     status: &MeetingRoomStatus,
 ) -> Result<Option<String>, Halt> {
-    if let Some(room_id) = status.room_id.clone() {
-        return Ok(Some(room_id));
+    if let Some(room_id) = status.room_id.as_deref() {
+        return Ok(Some(room_id.to_owned()));
     }
     let Some(pending) = status.pending_create.as_ref() else {
         return Ok(None);
     };
-    let theme_id = status.theme_id.clone();
+    let theme_id = status.theme_id.as_deref().map(str::to_owned);
     // A spec the operator cannot send was never created.
     let Ok(request) = rooms.create_request(room, &theme_id) else {
         return Ok(None);

@@ -44,6 +44,6 @@ pub(super) async fn ensure_secret(
         return Ok(());
     };
     let name = write_host_url_secret(kube, room, host_url).await?;
-    status.host_url_secret_name = Some(name);
+    status.host_url_secret_name = Some(name.into());
     Ok(())
 }

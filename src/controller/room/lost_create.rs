@@ -124,7 +124,7 @@ impl LostCreate {
         [
             long_term_expiry(room.room_type, room.expires_at) == self.expires_at_ms,
             (long_term && room.expire_after_use.unwrap_or(false)) == self.expire_after_use,
-            self.theme_id.is_none() || room.theme_id == self.theme_id,
+            self.theme_id.is_none() || room.theme_id.as_deref() == self.theme_id.as_deref(),
             self.join_approval_level.is_none()
                 || room.join_approval_level == self.join_approval_level,
             callback_list(room.callback_urls.as_deref()) == self.callback_urls,

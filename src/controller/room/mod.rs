@@ -385,7 +385,7 @@ async fn recover_lost_create(
         .state()
         .iter()
         .filter(|other| other.uid() != own_uid)
-        .filter_map(|other| other.status.as_ref()?.room_id.clone())
+        .filter_map(|other| Some(other.status.as_ref()?.room_id.as_deref()?.to_owned()))
         .collect();
     let fresh = Freshness {
         max_age: Duration::ZERO,

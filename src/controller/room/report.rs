@@ -23,16 +23,24 @@ pub(super) fn ready(
 ) -> Next {
     let generation = room.metadata.generation;
     let expired = remote.is_expired_at(Timestamp::now());
-    status.room_id = Some(remote.id.clone());
-    status.meeting_code = Some(remote.meeting_code.clone()).filter(|c| !c.is_empty());
-    status.guest_url = remote.guest_url().map(str::to_owned);
-    status.expires_at = remote.expires_at.as_ref().map(format_timestamp);
+    status.room_id = Some(remote.id.as_str().into());
+    status.meeting_code =
+        Some(remote.meeting_code.as_str().into()).filter(|c: &Box<str>| !c.is_empty());
+    status.guest_url = remote.guest_url().map(Into::into);
+    status.expires_at = remote
+        .expires_at
+        .as_ref()
+        .map(|at| format_timestamp(at).into());
     // Judged by time too: the live service kept `is_available: true` after expiry.
     status.is_available = Some(!expired);
-    status.theme_id = remote.theme_id.clone().or(theme_id.clone());
+    status.theme_id = remote
+        .theme_id
+        .as_deref()
+        .or(theme_id.as_deref())
+        .map(Into::into);
     if room.spec.management_policy == ManagementPolicy::Managed && !expired {
         // The update pass made the room's theme what the spec resolves to.
-        status.applied_theme_id = theme_id;
+        status.applied_theme_id = theme_id.map(Into::into);
     }
     status.pending_create = None;
     status.observed_generation = generation;
@@ -133,10 +141,7 @@ pub(super) fn gone_after_expiry(room: &MeetingRoom, status: &MeetingRoomStatus) 
 /// created until the spec changes.
 pub(super) fn expired_and_gone(room: &MeetingRoom, status: &mut MeetingRoomStatus, room_id: &str) {
     let generation = room.metadata.generation;
-    let code = status
-        .meeting_code
-        .clone()
-        .unwrap_or_else(|| room_id.to_owned());
+    let code = status.meeting_code.as_deref().unwrap_or(room_id).to_owned();
     let next_step = match room.spec.room_type {
         RoomKind::Instant => "delete and re-apply this MeetingRoom for a new room",
         RoomKind::LongTerm => {

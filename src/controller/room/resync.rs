@@ -270,8 +270,8 @@ mod tests {
 
     fn status(app: &str) -> MeetingRoomStatus {
         MeetingRoomStatus {
-            room_id: Some("id".to_owned()),
-            application_id: Some(app.to_owned()),
+            room_id: Some("id".into()),
+            application_id: Some(app.into()),
             ..MeetingRoomStatus::default()
         }
     }
