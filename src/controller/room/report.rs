@@ -24,8 +24,9 @@ pub(super) fn ready(
     let generation = room.metadata.generation;
     let expired = remote.is_expired_at(Timestamp::now());
     status.room_id = Some(remote.id.as_str().into());
-    status.meeting_code =
-        Some(remote.meeting_code.as_str().into()).filter(|c: &Box<str>| !c.is_empty());
+    status.meeting_code = Some(remote.meeting_code.as_str())
+        .filter(|code| !code.is_empty())
+        .map(Into::into);
     status.guest_url = remote.guest_url().map(Into::into);
     status.expires_at = remote
         .expires_at
