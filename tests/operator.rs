@@ -295,6 +295,14 @@ async fn settled_rooms_are_resynced_by_one_listing_per_period_not_a_pass_each() 
     })
     .await;
     assert_eq!(env.metric(CHANGED), 1.0);
+    // The pass is counted when it ends, after the correction it sent.
+    support::eventually(
+        "the correcting pass counted",
+        Duration::from_secs(15),
+        || async { (env.metric(PASSES) > passes).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let woken = env.metric(PASSES) - passes;
     assert!(
         (1.0..=2.0).contains(&woken),
