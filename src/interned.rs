@@ -1,13 +1,17 @@
 //! Strings that many objects hold the same value of (the id of their
-//! application, of their theme), decoded into one shared copy: at 100,000
-//! rooms of one application, one copy of its id instead of 100,000.
+//! application, of their theme, a condition's type, reason and message),
+//! decoded into one shared copy: at 100,000 rooms of one application, one
+//! copy of its id instead of 100,000.
 //!
-//! Use it on a field with `#[serde(deserialize_with = "interned::deserialize")]`.
+//! A field of type [`SharedStr`] (or `Option<SharedStr>`) is decoded into
+//! the shared copy of its value.
 
 use std::collections::HashSet;
+use std::fmt;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-use serde::{Deserialize, Deserializer};
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde::{Serialize, Serializer};
 
 /// Values no object holds any more are dropped once the set has doubled
 /// since the last time: it stays within twice the values in use.
@@ -42,11 +46,126 @@ pub fn intern(value: &str) -> Arc<str> {
     shared
 }
 
-/// Decodes an optional string into its shared copy.
-pub fn deserialize<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Arc<str>>, D::Error> {
-    Ok(Option::<String>::deserialize(deserializer)?.map(|value| intern(&value)))
+/// An immutable string held as the shared copy of its value: 16 bytes in
+/// its owner and no copy of its own. Decoded, built from a `&str` or a
+/// `String`, it takes the shared copy; it encodes and reads as a string.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SharedStr(Arc<str>);
+
+impl SharedStr {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for SharedStr {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SharedStr {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for SharedStr {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SharedStr {
+    fn from(value: &str) -> Self {
+        Self(intern(value))
+    }
+}
+
+impl From<String> for SharedStr {
+    fn from(value: String) -> Self {
+        Self(intern(&value))
+    }
+}
+
+impl From<&String> for SharedStr {
+    fn from(value: &String) -> Self {
+        Self(intern(value))
+    }
+}
+
+impl PartialEq<str> for SharedStr {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for SharedStr {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for SharedStr {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl Serialize for SharedStr {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedStr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// Interns the text as the decoder hands it over, without a copy of its own.
+        struct SharedVisitor;
+
+        impl Visitor<'_> for SharedVisitor {
+            type Value = SharedStr;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<SharedStr, E> {
+                Ok(SharedStr::from(value))
+            }
+        }
+
+        deserializer.deserialize_str(SharedVisitor)
+    }
+}
+
+impl schemars::JsonSchema for SharedStr {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        String::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        String::json_schema(generator)
+    }
 }
 
 #[cfg(test)]
@@ -63,17 +182,19 @@ mod tests {
 
     #[test]
     fn decoding_shares_and_keeps_absence() {
-        #[derive(Deserialize)]
+        #[derive(serde::Deserialize)]
         struct Status {
-            #[serde(default, deserialize_with = "deserialize")]
-            theme_id: Option<Arc<str>>,
+            #[serde(default)]
+            theme_id: Option<SharedStr>,
         }
         let decode = |text: &str| serde_json::from_str::<Status>(text).unwrap().theme_id;
         let (first, second) = (
             decode(r#"{"theme_id":"theme-a"}"#).unwrap(),
-            decode(r#"{"theme_id":"theme-a"}"#).unwrap(),
+            decode(r#"{"theme_id":"theme-\u0061"}"#).unwrap(),
         );
-        assert!(Arc::ptr_eq(&first, &second));
+        assert!(Arc::ptr_eq(&first.0, &second.0), "escaped or not");
+        assert_eq!(first, "theme-a");
+        assert_eq!(serde_json::to_string(&first).unwrap(), r#""theme-a""#);
         assert_eq!(decode(r#"{"theme_id":null}"#), None);
         assert_eq!(decode("{}"), None);
     }

@@ -430,7 +430,7 @@ fn with_status(status: MeetingRoomStatus) -> MeetingRoom {
 
 fn reason(status: &MeetingRoomStatus, type_: &str) -> String {
     find(&status.conditions, type_)
-        .map(|c| c.reason.clone())
+        .map(|c| c.reason.to_string())
         .unwrap_or_default()
 }
 

@@ -1,7 +1,7 @@
 //! Annotations that steer the operator per object: pausing it, and asking
 //! for a reconcile now.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use crate::crd::conditions::Condition;
 use kube::api::ObjectMeta;
 
 use crate::crd::conditions::{READY, SYNCED, condition, set_condition};

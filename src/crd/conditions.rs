@@ -1,7 +1,46 @@
 //! Standard status conditions (`Ready`, `Synced`), the kstatus conditions
 //! derived from them (`Reconciling`, `Stalled`), and how they are updated.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use std::borrow::Cow;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde::{Deserialize, Serialize};
+
+use crate::interned::SharedStr;
+
+/// A status condition, encoded exactly as Kubernetes' `metav1.Condition`
+/// (the same schema). Its strings are shared copies: the operator caches
+/// every room, and their conditions take a few distinct values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Kind of condition (`Ready`, `Synced`, ...).
+    #[serde(rename = "type")]
+    pub type_: SharedStr,
+    /// `True`, `False` or `Unknown`.
+    pub status: SharedStr,
+    /// Machine-readable reason of the last transition.
+    pub reason: SharedStr,
+    /// Human-readable details.
+    pub message: SharedStr,
+    /// When the status last changed.
+    pub last_transition_time: Time,
+    /// Generation of the object the condition was set from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+impl schemars::JsonSchema for Condition {
+    fn schema_name() -> Cow<'static, str> {
+        <k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition as schemars::JsonSchema>::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition as schemars::JsonSchema>::json_schema(
+            generator,
+        )
+    }
+}
 
 /// Condition saying the remote object exists and matches the manifest.
 pub const READY: &str = "Ready";
@@ -19,14 +58,14 @@ pub fn condition(
     type_: &str,
     status: bool,
     reason: &str,
-    message: impl Into<String>,
+    message: impl Into<SharedStr>,
     observed_generation: Option<i64>,
     now: Time,
 ) -> Condition {
     Condition {
-        type_: type_.to_owned(),
-        status: if status { "True" } else { "False" }.to_owned(),
-        reason: reason.to_owned(),
+        type_: type_.into(),
+        status: if status { "True" } else { "False" }.into(),
+        reason: reason.into(),
         message: message.into(),
         observed_generation,
         last_transition_time: now,
@@ -106,7 +145,7 @@ pub fn summarize(
     let rank = |c: &Condition| {
         [READY, SYNCED, RECONCILING, STALLED]
             .iter()
-            .position(|t| *t == c.type_)
+            .position(|t| c.type_ == *t)
             .unwrap_or(4)
     };
     let sorted = conditions.is_sorted_by_key(rank);
@@ -225,6 +264,25 @@ mod tests {
             types(&conditions),
             [("Ready", "True", "Ready"), ("Synced", "True", "Ready")]
         );
+    }
+
+    #[test]
+    fn decoded_conditions_share_their_strings_and_encode_as_kubernetes_does() {
+        let text = r#"{"lastTransitionTime":"2026-01-02T03:04:05Z","message":"the room matches the spec","observedGeneration":3,"reason":"Ready","status":"True","type":"Synced"}"#;
+        let first: Condition = serde_json::from_str(text).unwrap();
+        let second: Condition = serde_json::from_str(text).unwrap();
+        assert!(std::ptr::eq(
+            first.message.as_str(),
+            second.message.as_str()
+        ));
+        assert!(std::ptr::eq(first.type_.as_str(), second.type_.as_str()));
+        let theirs: k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition =
+            serde_json::from_str(text).unwrap();
+        assert_eq!(
+            serde_json::to_value(&first).unwrap(),
+            serde_json::to_value(&theirs).unwrap()
+        );
+        assert_eq!(serde_json::to_string(&first).unwrap().len(), text.len());
     }
 
     fn at(secs: i64) -> Time {

@@ -1,7 +1,7 @@
 //! What the two kinds' statuses have in common, so that one reconcile
 //! pipeline can read and write both.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use crate::crd::conditions::Condition;
 
 use super::common::PendingCreate;
 use super::{MeetingRoomStatus, MeetingThemeStatus};

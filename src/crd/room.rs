@@ -1,14 +1,12 @@
 //! The `MeetingRoom` custom resource.
 
-use std::sync::Arc;
-
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use crate::interned;
+use crate::interned::SharedStr;
 
 use super::common::{CredentialsRef, LocalObjectRef, ManagementPolicy, PendingCreate};
+use super::conditions::Condition;
 
 /// Lifetime model of a room.
 #[derive(
@@ -207,7 +205,7 @@ impl MeetingRoomSpec {
 
 // The operator caches every room, so its strings hold no spare capacity
 // (`Box<str>`) and the ids many rooms share are decoded into one shared
-// copy (`Arc<str>`, see `interned`).
+// copy (`SharedStr`), as are the conditions' strings.
 /// Observed state of a Meetings room.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -239,31 +237,19 @@ pub struct MeetingRoomStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_available: Option<bool>,
     /// Theme id in force (resolved from `themeRef`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "interned::deserialize"
-    )]
-    pub theme_id: Option<Arc<str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme_id: Option<SharedStr>,
     /// Theme id the operator last set from `themeRef`; removing `themeRef`
     /// clears the room's theme only while it is still this one. A theme the
     /// operator never set (such as the application default) is left alone.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "interned::deserialize"
-    )]
-    pub applied_theme_id: Option<Arc<str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_theme_id: Option<SharedStr>,
     /// Secret (owned by this room) holding the host URL under `hostUrl`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_url_secret_name: Option<Box<str>>,
     /// Application that owns the remote room.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "interned::deserialize"
-    )]
-    pub application_id: Option<Arc<str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<SharedStr>,
     /// Set just before a create call, cleared when its answer is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_create: Option<Box<PendingCreate>>,

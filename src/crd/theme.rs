@@ -1,6 +1,6 @@
 //! The `MeetingTheme` custom resource.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use crate::crd::conditions::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 

@@ -3,12 +3,11 @@
 //! Responses tolerate unknown fields and the variations the live service showed
 //! (numbers as strings, timestamps with or without time, both `_embedded` shapes).
 
-use std::sync::Arc;
-
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::lenient;
+use crate::interned::SharedStr;
 
 /// Room lifetime model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,8 +123,8 @@ pub struct Room {
     #[serde(default)]
     pub is_available: Option<bool>,
     /// Theme of the room, if any (one shared copy per theme).
-    #[serde(default, deserialize_with = "crate::interned::deserialize")]
-    pub theme_id: Option<Arc<str>>,
+    #[serde(default)]
+    pub theme_id: Option<SharedStr>,
     /// Creation time.
     #[serde(default, with = "lenient::timestamp")]
     pub created_at: Option<Timestamp>,

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use crate::crd::conditions::Condition;
 use kube::runtime::reflector::Store;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -142,7 +142,7 @@ mod tests {
             type_: type_.into(),
             status: status.into(),
             reason: "Test".into(),
-            message: String::new(),
+            message: "".into(),
             observed_generation: None,
             last_transition_time: Time(jiff::Timestamp::UNIX_EPOCH),
         }

@@ -360,7 +360,7 @@ impl OperatorEnv {
 
 /// Whether the condition `type_` has `status` and `reason`.
 pub fn has_condition(
-    conditions: Option<&[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]>,
+    conditions: Option<&[meetings_operator::crd::conditions::Condition]>,
     type_: &str,
     status: &str,
     reason: &str,
@@ -374,12 +374,12 @@ pub fn has_condition(
 
 /// The message of condition `type_`.
 pub fn condition_message(
-    conditions: Option<&[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]>,
+    conditions: Option<&[meetings_operator::crd::conditions::Condition]>,
     type_: &str,
 ) -> String {
     conditions
         .and_then(|conditions| conditions.iter().find(|c| c.type_ == type_))
-        .map(|c| c.message.clone())
+        .map(|c| c.message.to_string())
         .unwrap_or_default()
 }
 

@@ -12,6 +12,9 @@ use crate::crd::reasons::condition as reason;
 use crate::crd::{MeetingRoom, MeetingRoomSpec, MeetingRoomStatus, RoomKind};
 use crate::meetings::{Room, RoomType, format_timestamp};
 
+/// `Ready`'s message for a room that is ready.
+const READY_MESSAGE: &str = "the room is ready; its meeting code and join URLs are in status";
+
 /// The status of a room that exists, and when to look at it again: just
 /// after it expires, or at the resync when it has no expiry ahead.
 pub(super) fn ready(
@@ -59,10 +62,9 @@ pub(super) fn ready(
         );
         (reason::EXPIRED, message)
     } else {
-        (
-            reason::READY,
-            format!("room {} is ready", remote.meeting_code),
-        )
+        // The same text for every room (its code is in status), so that
+        // cached rooms share one copy of it.
+        (reason::READY, READY_MESSAGE.to_owned())
     };
     set_condition(
         &mut status.conditions,
