@@ -49,7 +49,7 @@ pub fn intern(value: &str) -> Arc<str> {
 /// An immutable string held as the shared copy of its value: 16 bytes in
 /// its owner and no copy of its own. Decoded, built from a `&str` or a
 /// `String`, it takes the shared copy; it encodes and reads as a string.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SharedStr(Arc<str>);
 
 impl SharedStr {
@@ -67,18 +67,6 @@ impl std::ops::Deref for SharedStr {
     }
 }
 
-impl AsRef<str> for SharedStr {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::borrow::Borrow<str> for SharedStr {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
 impl From<&str> for SharedStr {
     fn from(value: &str) -> Self {
         Self(intern(value))
@@ -88,12 +76,6 @@ impl From<&str> for SharedStr {
 impl From<String> for SharedStr {
     fn from(value: String) -> Self {
         Self(intern(&value))
-    }
-}
-
-impl From<&String> for SharedStr {
-    fn from(value: &String) -> Self {
-        Self(intern(value))
     }
 }
 

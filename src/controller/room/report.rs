@@ -10,6 +10,7 @@ use crate::crd::common::ManagementPolicy;
 use crate::crd::conditions::{READY, SYNCED, condition, now, set_condition};
 use crate::crd::reasons::condition as reason;
 use crate::crd::{MeetingRoom, MeetingRoomSpec, MeetingRoomStatus, RoomKind};
+use crate::interned::SharedStr;
 use crate::meetings::{Room, RoomType, format_timestamp};
 
 /// `Ready`'s message for a room that is ready.
@@ -60,11 +61,11 @@ pub(super) fn ready(
             "room {} expired at {at}; no new sessions can start",
             remote.meeting_code
         );
-        (reason::EXPIRED, message)
+        (reason::EXPIRED, SharedStr::from(message))
     } else {
         // The same text for every room (its code is in status), so that
         // cached rooms share one copy of it.
-        (reason::READY, READY_MESSAGE.to_owned())
+        (reason::READY, SharedStr::from(READY_MESSAGE))
     };
     set_condition(
         &mut status.conditions,
@@ -97,28 +98,28 @@ pub(super) fn ready(
 }
 
 /// The `Synced` reason and message of a located room.
-fn synced(policy: ManagementPolicy, differences: &[String]) -> (&'static str, String) {
+fn synced(policy: ManagementPolicy, differences: &[String]) -> (&'static str, SharedStr) {
     match (policy, differences.is_empty()) {
-        (ManagementPolicy::Managed, true) => {
-            (reason::READY, "the room matches the spec".to_owned())
-        }
+        (ManagementPolicy::Managed, true) => (reason::READY, "the room matches the spec".into()),
         (ManagementPolicy::Managed, false) => (
             reason::CREATE_ONLY_DIFFERENCES,
             format!(
                 "adopted room differs in create-only fields that cannot be changed: {}",
                 differences.join("; ")
-            ),
+            )
+            .into(),
         ),
         (ManagementPolicy::ObserveOnly, true) => (
             reason::OBSERVE_ONLY,
-            "observing; the remote room matches the spec".to_owned(),
+            "observing; the remote room matches the spec".into(),
         ),
         (ManagementPolicy::ObserveOnly, false) => (
             reason::OBSERVE_ONLY,
             format!(
                 "observing only; the remote room differs: {}",
                 differences.join("; ")
-            ),
+            )
+            .into(),
         ),
     }
 }
