@@ -22,8 +22,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::callbacks::{self, CallbackOptions, CallbackServer, ScopeHooks};
-use crate::controller::kind::ManagedKind;
-use crate::controller::room::{Rooms, resync};
+use crate::controller::room::{Rooms, resync, shows_status};
 use crate::controller::theme::logos::{self, SourceKind};
 use crate::controller::theme::{self, Themes};
 use crate::controller::triggers::{self, RoomWakeups, ThemeWakeups, cached};
@@ -374,10 +373,13 @@ fn controllers(
         themes.clone(),
     )
     .with_config(controller_config.clone());
+    let tally_writes = Arc::new(WriteBudget::new(theme::TALLY_BURST, theme::TALLY_INTERVAL));
     let wake_themes = ThemeWakeups {
         themes: themes.clone(),
         send: theme_wakeups,
         rooms_synced: rooms_synced.clone(),
+        tally_writes: tally_writes.clone(),
+        deferred: Arc::default(),
     };
     let room_statuses = Arc::new(StatusCache::new(Duration::from_secs(60)));
     let shown_statuses = room_statuses.clone();
@@ -388,7 +390,7 @@ fn controllers(
             move |previous, event| {
                 if let watcher::Event::Apply(room) = event {
                     let uid = room.metadata.uid.as_deref().unwrap_or_default();
-                    shown_statuses.shown(uid, || Rooms::observed_status(room));
+                    shown_statuses.shown(uid, |written| shows_status(room, written));
                 }
                 wake_themes.room_changed(previous, event);
             },
@@ -432,7 +434,7 @@ fn controllers(
         statuses: StatusCache::new(Duration::from_secs(60)),
         rooms_synced,
         observed: LastObserved::default(),
-        tally_writes: WriteBudget::new(theme::TALLY_BURST, theme::TALLY_INTERVAL),
+        tally_writes,
         logo_rejections: logos::Rejections::default(),
     });
 

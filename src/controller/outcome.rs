@@ -12,20 +12,14 @@ use crate::services::kube_ops::WriteError;
 /// Why a reconcile could not finish; the error policy requeues it with backoff.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A Kubernetes call failed.
-    #[error("Kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
-    /// The object lacks a namespace, name or uid.
-    #[error("object has no {0}")]
-    MissingField(&'static str),
+    /// A Kubernetes call failed, or the object lacks a field it needs.
+    #[error(transparent)]
+    Kube(#[from] WriteError),
 }
 
-impl From<WriteError> for Error {
-    fn from(error: WriteError) -> Self {
-        match error {
-            WriteError::Kube(error) => Error::Kube(error),
-            WriteError::MissingField(field) => Error::MissingField(field),
-        }
+impl From<kube::Error> for Error {
+    fn from(error: kube::Error) -> Self {
+        Error::Kube(WriteError::Kube(error))
     }
 }
 
@@ -35,7 +29,7 @@ impl Error {
     /// `KubernetesError` for other Kubernetes failures, or `MissingField`.
     pub fn metric_reason(&self) -> &'static str {
         match self {
-            Error::Kube(kube::Error::Api(status)) => match status.code {
+            Error::Kube(WriteError::Kube(kube::Error::Api(status))) => match status.code {
                 404 => "KubernetesNotFound",
                 409 => "KubernetesConflict",
                 403 => "KubernetesForbidden",
@@ -43,8 +37,8 @@ impl Error {
                 429 => "KubernetesTooManyRequests",
                 _ => "KubernetesError",
             },
-            Error::Kube(_) => "KubernetesError",
-            Error::MissingField(_) => "MissingField",
+            Error::Kube(WriteError::Kube(_) | WriteError::Answer(_)) => "KubernetesError",
+            Error::Kube(WriteError::MissingField(_)) => "MissingField",
         }
     }
 }
@@ -290,12 +284,13 @@ mod tests {
 
     #[test]
     fn kubernetes_errors_have_short_stable_reasons() {
-        assert_eq!(Error::MissingField("name").metric_reason(), "MissingField");
+        let missing = Error::from(WriteError::MissingField("name"));
+        assert_eq!(missing.metric_reason(), "MissingField");
         let conflict = kube::Error::Api(Box::new(kube::core::Status {
             code: 409,
             ..Default::default()
         }));
-        assert_eq!(Error::Kube(conflict).metric_reason(), "KubernetesConflict");
+        assert_eq!(Error::from(conflict).metric_reason(), "KubernetesConflict");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::crd::managed::ManagedStatus;
 use crate::crd::reasons::{condition as reason, event};
 use crate::crd::{FINALIZER, PendingCreate};
 use crate::meetings::{MeetingsClient, format_timestamp};
-use crate::services::kube_ops::{add_finalizer, remove_finalizer, write_status};
+use crate::services::kube_ops::{WriteError, add_finalizer, remove_finalizer, write_status};
 
 /// Reconciles one object of kind `K`.
 pub async fn reconcile<K: ManagedKind>(
@@ -48,7 +48,9 @@ async fn reconcile_once<K: ManagedKind>(object: &K::Object, kind: &K) -> Result<
         tracing::debug!("waiting for the caches");
         return Ok(Ended::done(Action::await_change()));
     }
-    let namespace = object.namespace().ok_or(Error::MissingField("namespace"))?;
+    let namespace = object
+        .namespace()
+        .ok_or(WriteError::MissingField("namespace"))?;
     let this = Pass {
         kind,
         object,

@@ -1,8 +1,9 @@
 //! The watch streams of the two controllers, and which reconciles each
 //! change wakes.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures::channel::mpsc::UnboundedSender;
 use futures::{Stream, TryStreamExt};
@@ -15,6 +16,7 @@ use kube::{Resource, ResourceExt};
 use crate::crd::conditions::{READY, is_true};
 use crate::crd::managed::ManagedStatus;
 use crate::crd::{MeetingRoom, MeetingTheme};
+use crate::services::status_cache::WriteBudget;
 
 /// Drops what no reconciler reads from an object before it is cached, and
 /// gives back the room its lists were decoded with (a decoded list of two
@@ -143,6 +145,11 @@ pub struct ThemeWakeups {
     pub send: UnboundedSender<ObjectRef<MeetingTheme>>,
     /// Set once the room cache holds its first complete list.
     pub rooms_synced: Arc<AtomicBool>,
+    /// The themes' budget of status writes (shared with the theme
+    /// controller): a theme that has spent it is woken when it refills.
+    pub tally_writes: Arc<WriteBudget>,
+    /// Themes with a wake-up pending until their budget refills.
+    pub deferred: Arc<Mutex<HashSet<ObjectRef<MeetingTheme>>>>,
 }
 
 impl ThemeWakeups {
@@ -170,10 +177,10 @@ impl ThemeWakeups {
                 let current = theme_of(room);
                 let before = previous.and_then(|room| theme_of(&room));
                 if let Some(before) = before.filter(|b| Some(b) != current.as_ref()) {
-                    send(&self.send, before);
+                    self.wake(before);
                 }
                 if let Some(theme) = current {
-                    send(&self.send, theme);
+                    self.wake(theme);
                 }
             }
             watcher::Event::InitDone => {
@@ -184,6 +191,44 @@ impl ThemeWakeups {
             }
             watcher::Event::Init | watcher::Event::InitApply(_) => {}
         }
+    }
+}
+
+impl ThemeWakeups {
+    /// Wakes `theme` now, or once its write budget refills when it has
+    /// spent it: a pass before then could only wait for the budget (see
+    /// `Themes::hold`), and while rooms are being created every one of them
+    /// would wake it. One wake-up per theme is pending at a time.
+    fn wake(&self, theme: ObjectRef<MeetingTheme>) {
+        let wait = self
+            .themes
+            .get(&theme)
+            .and_then(|cached| {
+                cached
+                    .metadata
+                    .uid
+                    .as_deref()
+                    .map(|uid| self.tally_writes.wait(uid))
+            })
+            .unwrap_or_default();
+        if wait.is_zero() {
+            send(&self.send, theme);
+            return;
+        }
+        let mut deferred = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
+        if !deferred.insert(theme.clone()) {
+            return;
+        }
+        drop(deferred);
+        let (to, deferred) = (self.send.clone(), self.deferred.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            deferred
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&theme);
+            send(&to, theme);
+        });
     }
 }
 
@@ -281,6 +326,8 @@ fn theme_matters_to(theme: &MeetingTheme, room: &MeetingRoom) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
     use futures::StreamExt;
     use futures::channel::mpsc::{UnboundedReceiver, unbounded};
     use futures::stream;
@@ -362,6 +409,8 @@ mod tests {
             themes,
             send,
             rooms_synced: synced.clone(),
+            tally_writes: Arc::new(WriteBudget::new(1, Duration::from_secs(2))),
+            deferred: Arc::default(),
         };
         let woken = woken_after_each(
             events,
@@ -448,6 +497,53 @@ mod tests {
             ]
         );
         assert!(!synced, "only a complete list marks the cache synced");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_theme_that_spent_its_write_budget_is_woken_once_when_it_refills() {
+        let (themes, mut theme_writer) = reflector::store::<MeetingTheme>();
+        let mut spent = theme("a", None);
+        spent.metadata.uid = Some("uid-a".into());
+        theme_writer.apply_watcher_event(&watcher::Event::Apply(spent));
+        theme_writer.apply_watcher_event(&watcher::Event::Apply(theme("b", None)));
+        let budget = Arc::new(WriteBudget::new(1, Duration::from_secs(2)));
+        budget.spend("uid-a");
+        let (send, mut woken) = unbounded();
+        let wakeups = ThemeWakeups {
+            themes,
+            send,
+            rooms_synced: Arc::default(),
+            tally_writes: budget,
+            deferred: Arc::default(),
+        };
+        for name in ["r1", "r2", "r3"] {
+            wakeups.room_changed(None, &watcher::Event::Apply(room(name, Some("a"), None)));
+        }
+        wakeups.room_changed(None, &watcher::Event::Apply(room("r4", Some("b"), None)));
+        let now: Vec<String> = std::iter::from_fn(|| woken.try_recv().ok())
+            .map(|theme| theme.name)
+            .collect();
+        assert_eq!(now, ["b"], "a theme with budget left is woken at once");
+        tokio::time::sleep(Duration::from_millis(1900)).await;
+        assert!(
+            woken.try_recv().is_err(),
+            "nothing before the budget refills"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let later: Vec<String> = std::iter::from_fn(|| woken.try_recv().ok())
+            .map(|theme| theme.name)
+            .collect();
+        assert_eq!(later, ["a"], "three room changes, one wake-up");
+        // The budget is read from the wall clock, which a paused test does
+        // not move: the theme is still waiting, and a new change is
+        // deferred again rather than dropped.
+        wakeups.room_changed(None, &watcher::Event::Apply(room("r5", Some("a"), None)));
+        assert!(woken.try_recv().is_err());
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert_eq!(
+            woken.try_recv().map(|theme| theme.name).ok().as_deref(),
+            Some("a")
+        );
     }
 
     #[tokio::test]

@@ -127,7 +127,8 @@ pub(crate) struct Call<'a> {
     pub operation: &'static str,
     pub method: reqwest::Method,
     pub url: Url,
-    pub json: Option<serde_json::Value>,
+    /// The JSON body, encoded once for every attempt.
+    pub json: Option<bytes::Bytes>,
     pub multipart: Option<&'a (dyn Fn() -> reqwest::multipart::Form + Sync)>,
     pub idempotency: Idempotency,
     pub auth: Auth,
@@ -186,8 +187,10 @@ impl MeetingsClient {
         url
     }
 
-    pub(crate) fn json<T: Serialize>(body: &T) -> Result<serde_json::Value, ApiError> {
-        serde_json::to_value(body).map_err(|e| ApiError::Config(format!("request body: {e}")))
+    pub(crate) fn json<T: Serialize>(body: &T) -> Result<bytes::Bytes, ApiError> {
+        serde_json::to_vec(body)
+            .map(bytes::Bytes::from)
+            .map_err(|e| ApiError::Config(format!("request body: {e}")))
     }
 
     pub(crate) fn decode<T: DeserializeOwned>(
@@ -252,7 +255,7 @@ impl MeetingsClient {
         if let Some(json) = &call.json {
             request = request
                 .header(CONTENT_TYPE, "application/json")
-                .body(json.to_string());
+                .body(json.clone());
         }
         if let Some(form) = call.multipart {
             request = request.multipart(form());

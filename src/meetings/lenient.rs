@@ -61,29 +61,73 @@ pub mod opt_u64 {
     }
 }
 
-/// `_embedded` as `{"rooms": [...]}` (the spec) or a flat array (the live service).
+/// `_embedded` as `{"rooms": [...]}` (the spec) or a flat array (the live
+/// service); `null` or an object without `rooms` is no rooms. Read in one
+/// pass: an untagged enum would first copy every page into serde's
+/// intermediate tree to try each shape.
 pub fn embedded_rooms<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::Deserialize<'de>,
 {
+    use std::fmt;
+    use std::marker::PhantomData;
+
     use serde::Deserialize;
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 
     #[derive(Deserialize)]
-    #[serde(untagged)]
-    #[serde(bound = "T: Deserialize<'de>")]
-    enum Embedded<T> {
-        Flat(Vec<T>),
-        Wrapped {
-            #[serde(default)]
-            rooms: Vec<T>,
-        },
+    #[serde(rename_all = "lowercase")]
+    enum Key {
+        Rooms,
+        #[serde(other)]
+        Other,
     }
 
-    Ok(match Option::<Embedded<T>>::deserialize(d)? {
-        None => Vec::new(),
-        Some(Embedded::Flat(rooms)) | Some(Embedded::Wrapped { rooms }) => rooms,
-    })
+    struct Embedded<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Embedded<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of rooms or an object with `rooms`")
+        }
+
+        fn visit_unit<E>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_none<E>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Vec<T>, D2::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut rooms = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(room) = seq.next_element()? {
+                rooms.push(room);
+            }
+            Ok(rooms)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
+            let mut rooms = Vec::new();
+            while let Some(key) = map.next_key()? {
+                match key {
+                    Key::Rooms => rooms = map.next_value::<Option<Vec<T>>>()?.unwrap_or_default(),
+                    Key::Other => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(rooms)
+        }
+    }
+
+    d.deserialize_any(Embedded(PhantomData))
 }
 
 #[cfg(test)]

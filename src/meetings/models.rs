@@ -563,6 +563,25 @@ mod tests {
         assert_eq!(spec.page_size, Some(2));
         assert_eq!(spec.rooms.len(), 2);
         assert_eq!(live.rooms.len(), 1);
+        // As the client reads a page: from its text.
+        let ids = |text: &str| -> Vec<String> {
+            let page: RoomsPage = serde_json::from_str(text).unwrap();
+            page.rooms.into_iter().map(|room| room.id).collect()
+        };
+        assert_eq!(
+            ids(r#"{"_embedded": {"links": {}, "rooms": [{"id": "a"}, {"id": "b"}], "n": 2}}"#),
+            ["a", "b"]
+        );
+        assert_eq!(ids(r#"{"_embedded": [{"id": "a"}]}"#), ["a"]);
+        for none in [
+            r#"{}"#,
+            r#"{"_embedded": null}"#,
+            r#"{"_embedded": {}}"#,
+            r#"{"_embedded": {"rooms": null}}"#,
+        ] {
+            assert!(ids(none).is_empty(), "{none}");
+        }
+        assert!(serde_json::from_str::<RoomsPage>(r#"{"_embedded": "rooms"}"#).is_err());
     }
 
     #[test]

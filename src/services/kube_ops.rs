@@ -22,6 +22,9 @@ pub enum WriteError {
     /// The object lacks a field the write needs.
     #[error("object has no {0}")]
     MissingField(&'static str),
+    /// The write was accepted but its answer could not be read to the end.
+    #[error("reading the Kubernetes API's answer: {0}")]
+    Answer(#[source] std::io::Error),
 }
 
 /// Field manager of every write.
@@ -48,16 +51,20 @@ where
     send_write(&api.clone().into_client(), request).await
 }
 
-/// Sends a write and reads its answer without decoding it. The API server
-/// answers a write with the whole object, which no caller here reads (the
-/// watch brings it): decoding it would cost as much as the write. A refusal
-/// is decoded as `Api`'s own writes decode it.
+/// Sends a write and reads its answer to the end without keeping it. The
+/// API server answers a write with the whole object, which no caller here
+/// reads (the watch brings it): decoding, or even collecting, it would cost
+/// about as much as the write. A refusal is decoded as `Api`'s own writes
+/// decode it.
 pub async fn send_write(
     kube: &kube::Client,
     request: Result<http::Request<Vec<u8>>, RequestError>,
 ) -> Result<(), WriteError> {
     let request = request.map_err(kube::Error::BuildRequest)?;
-    kube.request_text(request).await?;
+    let mut answer = kube.request_stream(request).await?;
+    futures::io::copy_buf(&mut answer, &mut futures::io::sink())
+        .await
+        .map_err(WriteError::Answer)?;
     Ok(())
 }
 

@@ -304,6 +304,17 @@ impl ManagedKind for Rooms {
     }
 }
 
+/// Whether `room`, as the watch shows it, carries the status `written`
+/// (`live` aside, as in [`ManagedKind::observed_status`]): compared in
+/// place unless the callback receiver has written live status.
+pub fn shows_status(room: &MeetingRoom, written: &MeetingRoomStatus) -> bool {
+    match room.status.as_ref() {
+        Some(status) if status.live.is_none() => status == written,
+        Some(_) => Rooms::observed_status(room) == *written,
+        None => *written == MeetingRoomStatus::default(),
+    }
+}
+
 /// One room read from the API (and kept in the shared listing's overlay);
 /// `None` when the API does not have it.
 async fn fetch(

@@ -51,7 +51,7 @@ pub struct Themes {
     /// When each theme was last read from the API.
     pub observed: LastObserved,
     /// Each theme's budget of tally-only status writes.
-    pub tally_writes: WriteBudget,
+    pub tally_writes: Arc<WriteBudget>,
     /// Logo images the API refused, so they are not uploaded again.
     pub logo_rejections: logos::Rejections,
 }
@@ -339,18 +339,22 @@ async fn count_remote_rooms(
 }
 
 /// Names of the `MeetingRoom`s in the theme's namespace that reference it.
+/// Every room is compared in place (a theme's pass walks the whole room
+/// cache); only the names of its users are copied.
 fn local_users(themes: &Themes, theme: &MeetingTheme) -> Vec<String> {
-    let namespace = theme.namespace();
-    let name = theme.name_any();
+    let namespace = theme.metadata.namespace.as_deref();
+    let name = theme.metadata.name.as_deref().unwrap_or_default();
     let mut users: Vec<String> = themes
         .services
         .rooms
         .state()
         .iter()
-        .filter(|room| room.namespace() == namespace)
-        .filter(|room| room.spec.theme_ref.as_ref().is_some_and(|r| r.name == name))
-        .map(|room| room.name_any())
+        .filter(|room| {
+            room.metadata.namespace.as_deref() == namespace
+                && room.spec.theme_ref.as_ref().is_some_and(|r| r.name == name)
+        })
+        .filter_map(|room| room.metadata.name.clone())
         .collect();
-    users.sort();
+    users.sort_unstable();
     users
 }
