@@ -27,6 +27,7 @@ use crate::controller::theme::logos::{self, SourceKind};
 use crate::controller::theme::{self, Themes};
 use crate::controller::triggers::{self, RoomWakeups, ThemeWakeups, cached};
 use crate::controller::{Services, Settings, error_policy, pipeline};
+use crate::crd::watched::WatchedRoom;
 use crate::crd::{HOST_URL_LABEL, MeetingRoom, MeetingTheme};
 use crate::meetings::{ApiObserver, ClientConfig, Priority};
 use crate::services::backoff::ObjectBackoff;
@@ -385,7 +386,7 @@ fn controllers(
     let shown_statuses = room_statuses.clone();
     let room_controller = Controller::for_stream(
         triggers::to_reconcile(cached(
-            watcher(api::<MeetingRoom>(kube, ns), watch.clone()),
+            watcher(api::<WatchedRoom>(kube, ns), watch.clone()).map_ok(WatchedRoom::unwrap_event),
             room_writer,
             move |previous, event| {
                 if let watcher::Event::Apply(room) = event {

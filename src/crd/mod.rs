@@ -7,6 +7,7 @@ pub mod managed;
 pub mod reasons;
 pub mod room;
 pub mod theme;
+pub mod watched;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

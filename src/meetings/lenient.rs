@@ -6,9 +6,27 @@ pub mod timestamp {
     use jiff::{Timestamp, civil::Date, tz::TimeZone};
     use serde::{Deserialize, Deserializer, Serializer};
 
-    /// Formats a timestamp the way the service does: `2023-01-24T03:20:38.629Z`.
+    /// Formats a timestamp the way the service does: `2023-01-24T03:20:38.629Z`
+    /// (fields written directly: no format string is interpreted per call).
     pub fn format(ts: &Timestamp) -> String {
-        ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+        use std::fmt::Write;
+        let t = TimeZone::UTC.to_datetime(*ts);
+        if !(0..=9999).contains(&t.year()) {
+            return ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        }
+        let mut text = String::with_capacity(24);
+        let _ = write!(
+            text,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        );
+        text
     }
 
     /// Parses RFC 3339, or a plain date as midnight UTC.
@@ -140,6 +158,18 @@ mod tests {
         assert_eq!(timestamp::format(&ts), "2023-01-24T03:20:38.629Z");
         let date = timestamp::parse("2023-01-24").unwrap();
         assert_eq!(timestamp::format(&date), "2023-01-24T00:00:00.000Z");
+        // Written as the format string `%Y-%m-%dT%H:%M:%S%.3fZ` writes it.
+        for text in [
+            "0001-02-03T04:05:06.007Z",
+            "9999-01-01T23:59:59.999Z",
+            "1970-01-01T00:00:00.000Z",
+        ] {
+            let ts = timestamp::parse(text).unwrap();
+            assert_eq!(timestamp::format(&ts), text);
+            assert_eq!(ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(), text);
+        }
+        let sub_milli = timestamp::parse("2023-01-24T03:20:38.629999Z").unwrap();
+        assert_eq!(timestamp::format(&sub_milli), "2023-01-24T03:20:38.629Z");
         assert!(timestamp::parse("yesterday").is_none());
     }
 }

@@ -37,11 +37,11 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
     S: Serialize,
 {
-    let body = serde_json::json!({
-        "apiVersion": K::api_version(&()),
-        "kind": K::kind(&()),
-        "status": status,
-    });
+    let body = StatusApply {
+        api_version: &K::api_version(&()),
+        kind: &K::kind(&()),
+        status,
+    };
     let request = Request::new(api.resource_url()).patch_subresource(
         "status",
         &object.name_any(),
@@ -49,6 +49,15 @@ where
         &Patch::Apply(body),
     );
     send_write(&api.clone().into_client(), request).await
+}
+
+/// The body of a status apply, encoded straight from the status.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusApply<'a, S> {
+    api_version: &'a str,
+    kind: &'a str,
+    status: &'a S,
 }
 
 /// Sends a write and reads its answer to the end without keeping it. The
