@@ -13,6 +13,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
+use crate::controller::theme::writes_tallies_only;
 use crate::crd::conditions::{READY, is_true};
 use crate::crd::managed::ManagedStatus;
 use crate::crd::{MeetingRoom, MeetingTheme};
@@ -195,14 +196,19 @@ impl ThemeWakeups {
 }
 
 impl ThemeWakeups {
-    /// Wakes `theme` now, or once its write budget refills when it has
-    /// spent it: a pass before then could only wait for the budget (see
+    /// Wakes `theme` now, or, when a pass could only change its tallies
+    /// ([`writes_tallies_only`]) and it has spent its write budget, once the
+    /// budget refills: a pass before then could only wait for it (see
     /// `Themes::hold`), and while rooms are being created every one of them
     /// would wake it. One wake-up per theme is pending at a time.
     fn wake(&self, theme: ObjectRef<MeetingTheme>) {
         let wait = self
             .themes
             .get(&theme)
+            .filter(|cached| {
+                let status = cached.status.as_ref();
+                status.is_some_and(|status| writes_tallies_only(cached, status))
+            })
             .and_then(|cached| {
                 cached
                     .metadata
@@ -502,12 +508,17 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_theme_that_spent_its_write_budget_is_woken_once_when_it_refills() {
         let (themes, mut theme_writer) = reflector::store::<MeetingTheme>();
-        let mut spent = theme("a", None);
+        let mut spent = theme("a", Some("id-a"));
         spent.metadata.uid = Some("uid-a".into());
         theme_writer.apply_watcher_event(&watcher::Event::Apply(spent));
-        theme_writer.apply_watcher_event(&watcher::Event::Apply(theme("b", None)));
+        theme_writer.apply_watcher_event(&watcher::Event::Apply(theme("b", Some("id-b"))));
+        // Spent too, but not Ready: its pass may do more than count rooms.
+        let mut creating = theme("c", None);
+        creating.metadata.uid = Some("uid-c".into());
+        theme_writer.apply_watcher_event(&watcher::Event::Apply(creating));
         let budget = Arc::new(WriteBudget::new(1, Duration::from_secs(2)));
         budget.spend("uid-a");
+        budget.spend("uid-c");
         let (send, mut woken) = unbounded();
         let wakeups = ThemeWakeups {
             themes,
@@ -520,10 +531,15 @@ mod tests {
             wakeups.room_changed(None, &watcher::Event::Apply(room(name, Some("a"), None)));
         }
         wakeups.room_changed(None, &watcher::Event::Apply(room("r4", Some("b"), None)));
+        wakeups.room_changed(None, &watcher::Event::Apply(room("r5", Some("c"), None)));
         let now: Vec<String> = std::iter::from_fn(|| woken.try_recv().ok())
             .map(|theme| theme.name)
             .collect();
-        assert_eq!(now, ["b"], "a theme with budget left is woken at once");
+        assert_eq!(
+            now,
+            ["b", "c"],
+            "budget left, or more to do than tallies: at once"
+        );
         tokio::time::sleep(Duration::from_millis(1900)).await;
         assert!(
             woken.try_recv().is_err(),
@@ -537,7 +553,7 @@ mod tests {
         // The budget is read from the wall clock, which a paused test does
         // not move: the theme is still waiting, and a new change is
         // deferred again rather than dropped.
-        wakeups.room_changed(None, &watcher::Event::Apply(room("r5", Some("a"), None)));
+        wakeups.room_changed(None, &watcher::Event::Apply(room("r6", Some("a"), None)));
         assert!(woken.try_recv().is_err());
         tokio::time::sleep(Duration::from_millis(2100)).await;
         assert_eq!(

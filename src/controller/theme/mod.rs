@@ -116,10 +116,7 @@ impl ManagedKind for Themes {
     fn hold(&self, theme: &MeetingTheme, current: &MeetingThemeStatus) -> Option<Duration> {
         // A Ready theme whose spec did not change is written within its
         // budget; what arrives meanwhile is taken up by the next pass.
-        let settled = current.observed_generation == theme.metadata.generation
-            && current.pending_create.is_none()
-            && is_true(&current.conditions, READY);
-        if !settled {
+        if !writes_tallies_only(theme, current) {
             return None;
         }
         let wait = self.tally_writes.wait(&theme.uid().unwrap_or_default());
@@ -336,6 +333,16 @@ async fn count_remote_rooms(
             None
         }
     }
+}
+
+/// Whether a pass of `theme` with `status` could only change its room
+/// tallies: it is Ready at its generation and nothing is pending. Such
+/// passes keep to the write budget ([`TALLY_BURST`], [`TALLY_INTERVAL`]).
+pub fn writes_tallies_only(theme: &MeetingTheme, status: &MeetingThemeStatus) -> bool {
+    status.observed_generation == theme.metadata.generation
+        && status.pending_create.is_none()
+        && theme.metadata.deletion_timestamp.is_none()
+        && is_true(&status.conditions, READY)
 }
 
 /// Names of the `MeetingRoom`s in the theme's namespace that reference it.
