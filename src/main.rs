@@ -109,9 +109,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The operator's runtime: with one thread, a single-threaded runtime that
-/// runs every task on the thread that started it (a multi-threaded runtime
-/// with one worker would still hand the entry future to another thread).
+/// A runtime of `worker_threads` threads: with one, a single-threaded
+/// runtime that runs every task on the calling thread (a multi-threaded
+/// runtime with one worker runs the entry future on the calling thread and
+/// its tasks on the worker, waking one from the other).
 fn runtime(worker_threads: u16) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = if worker_threads == 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -245,10 +246,7 @@ async fn mirror_leadership(mut states: watch::Receiver<LeaderState>, telemetry: 
 
 /// `meetings-operator probe`: GET `url`, succeed on 2xx.
 fn probe(url: &str, timeout: Duration) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let rt = runtime(1).map_err(|e| e.to_string())?;
     rt.block_on(async {
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -268,4 +266,20 @@ fn probe(url: &str, timeout: Duration) -> Result<(), String> {
             Err(format!("GET {url} answered {status}"))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::runtime::RuntimeFlavor;
+
+    use super::runtime;
+
+    #[test]
+    fn one_thread_is_a_single_threaded_runtime_and_more_are_a_pool() {
+        let flavor = |threads| runtime(threads).unwrap().handle().runtime_flavor();
+        assert_eq!(flavor(1), RuntimeFlavor::CurrentThread);
+        assert_eq!(flavor(2), RuntimeFlavor::MultiThread);
+        let pool = runtime(3).unwrap();
+        assert_eq!(pool.metrics().num_workers(), 3);
+    }
 }
