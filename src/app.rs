@@ -33,6 +33,7 @@ use crate::meetings::{ApiObserver, ClientConfig, Priority};
 use crate::services::backoff::ObjectBackoff;
 use crate::services::events::EventPublisher;
 use crate::services::name_index::NameIndex;
+use crate::services::resync_cycle::ResyncCycle;
 use crate::services::snapshot::{Freshness, RoomSnapshots};
 use crate::services::status_cache::{LastObserved, StatusCache, WriteBudget};
 use crate::services::{CredentialStore, SecretKey};
@@ -421,7 +422,10 @@ fn controllers(
         metrics: metrics.clone(),
         themes: themes.clone(),
         rooms: rooms.clone(),
+        cycle: Arc::new(ResyncCycle::default()),
     };
+    let cycle = services.cycle.clone();
+    let theme_cycle_wakeups = triggers::every_theme_each_cycle(themes.clone(), cycle.beginnings());
     let room_kind = Arc::new(Rooms {
         services: services.clone(),
         statuses: room_statuses,
@@ -458,11 +462,14 @@ fn controllers(
                 tracing::debug!(%error, "room reconcile did not complete");
             }
         });
-    // The listing runs as long as the controller it feeds.
+    // The cycle and the listing run as long as the room controller; the
+    // theme controller stops on the same shutdown.
+    let settings = options.settings.clone();
     let room_task = async move {
         tokio::select! {
             () = room_controller => {}
             () = resync_by_listing => {}
+            () = cycle.run(|| settings.cycle_period()) => {}
         }
     };
 
@@ -470,6 +477,7 @@ fn controllers(
     let (logo_maps, logo_secrets) = (themes.clone(), themes.clone());
     let theme_task = theme_controller
         .reconcile_on(woken_themes)
+        .reconcile_on(theme_cycle_wakeups)
         // Metadata only: a changed resourceVersion is all a trigger needs, and
         // the contents (host URLs, credentials, 1 MB images) stay unread here.
         .watches(

@@ -986,3 +986,92 @@ async fn a_themes_room_count_is_right_by_the_time_its_rooms_are_ready() {
         ready_at.elapsed()
     );
 }
+
+/// The simulator's answers to `operation` since `from`, whose path holds `part`.
+fn answered_since(
+    env: &OperatorEnv,
+    from: u64,
+    operation: &str,
+    part: &str,
+) -> Vec<jiff::Timestamp> {
+    env.sim
+        .exchanges()
+        .into_iter()
+        .filter(|e| e.seq > from && e.operation_id.as_deref() == Some(operation))
+        .filter(|e| e.path.contains(part))
+        .map(|e| e.at)
+        .collect()
+}
+
+fn last_seq(env: &OperatorEnv) -> u64 {
+    env.sim.exchanges().last().map_or(0, |e| e.seq)
+}
+
+async fn ready_theme_id(env: &OperatorEnv, name: &str) -> String {
+    let theme = env.wait_theme(name, "Ready", "True", "Ready").await;
+    theme.status.unwrap().theme_id.unwrap()
+}
+
+#[tokio::test]
+async fn each_settled_theme_is_read_once_per_resync_cycle_beside_the_room_listing() {
+    let env = OperatorEnv::started("cycle").await;
+    for name in ["a", "c"] {
+        env.create::<MeetingTheme>(theme(name)).await.unwrap();
+    }
+    env.create::<MeetingRoom>(long_term_room("r", None))
+        .await
+        .unwrap();
+    ready_room(&env, "r").await;
+    let ids = [
+        ready_theme_id(&env, "a").await,
+        ready_theme_id(&env, "c").await,
+    ];
+    // Past the first cycle (3 s in tests), then four more.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let from = last_seq(&env);
+    env.sim.reset_counters();
+    tokio::time::sleep(Duration::from_secs(13)).await;
+
+    // One room: each listing is one page.
+    let listings = answered_since(&env, from, "getRooms", "");
+    assert!(
+        (3..=5).contains(&listings.len()),
+        "one listing per cycle: {listings:?}"
+    );
+    for id in &ids {
+        let reads = answered_since(&env, from, "getThemeById", id);
+        assert!(
+            reads.len().abs_diff(listings.len()) <= 1,
+            "theme {id}: read {reads:?} against listings {listings:?}"
+        );
+        for read in &reads {
+            let beside_a_listing = listings.iter().any(|listing| {
+                listing.duration_since(*read).abs() < jiff::SignedDuration::from_millis(500)
+            });
+            assert!(
+                beside_a_listing,
+                "theme {id} read at {read}, not when a cycle began: listings {listings:?}"
+            );
+        }
+    }
+    let counters = env.sim.counters();
+    for write in ["createTheme", "updateTheme", "createRoom", "updateRoom"] {
+        assert_eq!(counters.operation(write), 0, "{write}: {counters:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_theme_with_its_own_resync_period_is_read_on_that_period() {
+    let env = OperatorEnv::started("own-period").await;
+    let mut own = theme("own");
+    own["metadata"]["annotations"] = json!({"meetings.vonage.com/resync-period": "1s"});
+    env.create::<MeetingTheme>(own).await.unwrap();
+    let id = ready_theme_id(&env, "own").await;
+    let from = last_seq(&env);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let reads = answered_since(&env, from, "getThemeById", &id);
+    assert!(
+        (4..=7).contains(&reads.len()),
+        "read about once a second, not once per 3 s cycle: {reads:?}"
+    );
+}

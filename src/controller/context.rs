@@ -11,6 +11,7 @@ use crate::crd::{MeetingRoom, MeetingTheme};
 use crate::services::CredentialStore;
 use crate::services::backoff::ObjectBackoff;
 use crate::services::events::EventPublisher;
+use crate::services::resync_cycle::ResyncCycle;
 use crate::services::snapshot::RoomSnapshots;
 use crate::telemetry::Metrics;
 
@@ -35,4 +36,6 @@ pub struct Services {
     pub themes: Store<MeetingTheme>,
     /// Cache of every watched `MeetingRoom` of the scope.
     pub rooms: Store<MeetingRoom>,
+    /// The period both kinds observe their settled objects in.
+    pub cycle: Arc<ResyncCycle>,
 }

@@ -69,14 +69,15 @@ pub(super) async fn finish<K: ManagedKind>(
     }
     let own_resync = || {
         let annotations = this.object.meta().annotations.as_ref();
-        services.settings.own_resync(annotations, K::LISTED)
+        services.settings.own_resync(annotations)
     };
     let action = match next {
         Next::Resync => own_resync().map_or_else(Action::await_change, Action::requeue),
         Next::After(delay) => match own_resync() {
             Some(resync) => Action::requeue(delay.min(resync)),
-            // The listing hands over objects whose delay ends before the
-            // one after next (see `Settings::expiry_horizon`).
+            // The cycle wakes every theme, and the room listing hands over
+            // rooms whose delay ends before the one after next (see
+            // `Settings::expiry_horizon`).
             None if delay <= services.settings.expiry_horizon() => Action::requeue(delay),
             None => Action::await_change(),
         },

@@ -91,10 +91,6 @@ pub trait ManagedKind: Send + Sync + Sized + 'static {
     const KIND: &'static str;
     /// Whether "room" or "theme", for messages.
     const NOUN: &'static str;
-    /// Whether a periodic listing of the kind's remote objects resyncs its
-    /// settled objects (then they hold no timer of their own).
-    const LISTED: bool = false;
-
     /// The shared services.
     fn services(&self) -> &Services;
     /// Statuses written but not yet seen through the watch.

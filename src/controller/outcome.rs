@@ -89,8 +89,8 @@ impl Category {
 /// When a pass asks to be run again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Next {
-    /// At the object's next resync: its own timer, or the kind's periodic
-    /// listing (see `Settings::own_resync`).
+    /// At the object's next resync: its own timer, or the resync cycle
+    /// (see `Settings::own_resync`).
     Resync,
     /// After this delay, or at the next resync when that comes first.
     After(Duration),

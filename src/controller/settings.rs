@@ -31,33 +31,35 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// The jittered delay until the next resync of an object, honouring its annotation.
-    pub fn resync_after(&self, annotations: Option<&Annotations>) -> Duration {
-        self.jittered(annotated_period(annotations).unwrap_or(self.resync))
+    /// The period of an object's resync annotation, if it has a valid one.
+    pub fn own_period(&self, annotations: Option<&Annotations>) -> Option<Duration> {
+        annotated_period(annotations)
     }
 
-    /// The jittered delay until an object is observed again on a timer of
-    /// its own: every object of a kind without a periodic listing, and of a
-    /// listed kind only those with their own period annotation (the listing
-    /// observes the rest, see `room::resync`).
-    pub fn own_resync(&self, annotations: Option<&Annotations>, listed: bool) -> Option<Duration> {
-        if listed && annotated_period(annotations).is_none() {
-            return None;
-        }
-        Some(self.resync_after(annotations))
+    /// The jittered delay until an object with its own period annotation is
+    /// observed again on a timer of its own. Objects without one hold no
+    /// timer: the resync cycle observes them (see `room::resync` and
+    /// `theme::Themes::read_due`).
+    pub fn own_resync(&self, annotations: Option<&Annotations>) -> Option<Duration> {
+        self.own_period(annotations)
+            .map(|period| self.jittered(period))
     }
 
-    /// The jittered delay between two periodic listings.
-    pub fn listing_period(&self) -> Duration {
+    /// The jittered length of a resync cycle.
+    pub fn cycle_period(&self) -> Duration {
         self.jittered(self.resync)
+    }
+
+    /// The longest a resync cycle lasts, whatever its jitter.
+    pub fn longest_cycle(&self) -> Duration {
+        self.resync
+            .mul_f64(1.0 + self.resync_jitter.clamp(0.0, 1.0))
     }
 
     /// How far ahead a periodic listing looks for rooms about to expire:
     /// past the next listing, whatever its jitter.
     pub fn expiry_horizon(&self) -> Duration {
-        self.resync
-            .mul_f64(1.0 + self.resync_jitter.clamp(0.0, 1.0))
-            * 2
+        self.longest_cycle() * 2
     }
 
     fn jittered(&self, base: Duration) -> Duration {
@@ -108,25 +110,30 @@ mod tests {
     }
 
     #[test]
-    fn resync_is_jittered_and_overridden_per_object() {
+    fn cycles_are_jittered_and_only_annotated_objects_have_a_timer_of_their_own() {
         let settings = Settings {
             resync: Duration::from_secs(100),
             resync_jitter: 0.1,
             ..Settings::default()
         };
-        let delays: Vec<Duration> = (0..200).map(|_| settings.resync_after(None)).collect();
+        let periods: Vec<Duration> = (0..200).map(|_| settings.cycle_period()).collect();
         assert!(
-            delays
+            periods
                 .iter()
                 .all(|d| *d >= Duration::from_secs(100) && *d <= Duration::from_secs(110))
         );
-        assert!(delays.iter().any(|d| *d != delays[0]), "jittered");
+        assert!(periods.iter().any(|d| *d != periods[0]), "jittered");
+        assert_eq!(settings.own_resync(None), None);
         let annotations =
             std::collections::BTreeMap::from([(RESYNC_PERIOD.to_owned(), "10s".to_owned())]);
-        let overridden = settings.resync_after(Some(&annotations));
-        assert!(overridden >= Duration::from_secs(10) && overridden <= Duration::from_secs(11));
+        let own = settings.own_resync(Some(&annotations)).expect("annotated");
+        assert!(own >= Duration::from_secs(10) && own <= Duration::from_secs(11));
+        assert_eq!(
+            settings.own_period(Some(&annotations)),
+            Some(Duration::from_secs(10))
+        );
         let invalid =
             std::collections::BTreeMap::from([(RESYNC_PERIOD.to_owned(), "soon".to_owned())]);
-        assert!(settings.resync_after(Some(&invalid)) >= Duration::from_secs(100));
+        assert_eq!(settings.own_resync(Some(&invalid)), None);
     }
 }

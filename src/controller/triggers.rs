@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::channel::mpsc::UnboundedSender;
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use kube::core::object::HasStatus;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
+use tokio::time::Instant;
 
 use crate::controller::theme::writes_tallies_only;
 use crate::crd::conditions::{READY, is_true};
@@ -151,6 +152,22 @@ pub struct ThemeWakeups {
     pub tally_writes: Arc<WriteBudget>,
     /// Themes with a wake-up pending until their budget refills.
     pub deferred: Arc<Mutex<HashSet<ObjectRef<MeetingTheme>>>>,
+}
+
+/// Every cached theme at each beginning of a resync cycle, so that each
+/// settled theme is read once per cycle (see `Themes::read_due`).
+pub fn every_theme_each_cycle(
+    themes: Store<MeetingTheme>,
+    beginnings: impl Stream<Item = Instant> + Send + 'static,
+) -> impl Stream<Item = ObjectRef<MeetingTheme>> + Send + 'static {
+    beginnings.flat_map(move |_| {
+        let all: Vec<ObjectRef<MeetingTheme>> = themes
+            .state()
+            .iter()
+            .map(|theme| ObjectRef::from(theme.as_ref()))
+            .collect();
+        futures::stream::iter(all)
+    })
 }
 
 impl ThemeWakeups {

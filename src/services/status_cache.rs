@@ -126,6 +126,15 @@ impl LastObserved {
             .is_some_and(|at| at.elapsed() < within)
     }
 
+    /// Whether `uid` was observed at or after `instant`.
+    pub fn since(&self, uid: &str, instant: Instant) -> bool {
+        self.at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(uid)
+            .is_some_and(|at| *at >= instant)
+    }
+
     /// Forgets `uid`.
     pub fn forget(&self, uid: &str) {
         self.at
@@ -269,5 +278,19 @@ mod tests {
         assert!(budget.wait("t") > Duration::ZERO);
         std::thread::sleep(Duration::from_millis(25));
         assert_eq!(budget.wait("t"), Duration::ZERO);
+    }
+
+    #[test]
+    fn an_observation_counts_since_the_instant_it_was_made() {
+        let observed = LastObserved::default();
+        let before = Instant::now();
+        assert!(!observed.since("t", before), "never observed");
+        observed.mark("t");
+        let after = Instant::now() + Duration::from_millis(1);
+        assert!(observed.since("t", before));
+        assert!(!observed.since("t", after), "observed before that instant");
+        assert!(observed.is_recent("t", Duration::from_secs(60)));
+        observed.forget("t");
+        assert!(!observed.since("t", before));
     }
 }

@@ -80,7 +80,6 @@ impl ManagedKind for Rooms {
 
     const KIND: &'static str = crate::telemetry::KIND_ROOM;
     const NOUN: &'static str = "room";
-    const LISTED: bool = true;
 
     fn services(&self) -> &Services {
         &self.services

@@ -1,4 +1,4 @@
-//! Rooms are resynced by listing, not one by one: every resync period one
+//! Rooms are resynced by listing, not one by one: every resync cycle one
 //! listing per application (its pages taken from spare rate-limit capacity
 //! for up to three periods, see [`Priority::Background`]) is compared with
 //! what each room's last pass saw, and only the rooms that need a pass are
@@ -12,6 +12,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use futures::StreamExt;
 use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
@@ -147,18 +148,16 @@ pub fn needs_pass(
     expiring.then_some(Why::Expiring)
 }
 
-/// Lists every period, counted from the start of one listing to the start
-/// of the next (a listing of 1,000 pages takes about a minute), and hands
-/// the rooms that need a pass to the room controller ([`Rooms::wakeups`]).
-/// Runs until the controller stops.
+/// Lists at each beginning of the resync cycle (a listing of 1,000 pages
+/// takes about a minute), and hands the rooms that need a pass to the room
+/// controller ([`Rooms::wakeups`]). Runs until the cycle ends.
 pub async fn run(rooms: Arc<Rooms>) {
-    let mut previous = Instant::now();
-    loop {
-        let next = previous + rooms.services.settings.listing_period();
-        tokio::time::sleep_until(next.into()).await;
-        let started = Instant::now();
-        sweep(&rooms, previous).await;
-        previous = started;
+    let cycle = &rooms.services.cycle;
+    let mut previous = cycle.began();
+    let mut beginnings = std::pin::pin!(cycle.beginnings());
+    while let Some(began) = beginnings.next().await {
+        sweep(&rooms, previous.into_std()).await;
+        previous = began;
     }
 }
 

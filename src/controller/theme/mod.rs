@@ -1,5 +1,5 @@
-//! `MeetingTheme`s as a [`ManagedKind`]: themes are read at most once per
-//! resync, created exactly once (theme names are unique per application, so
+//! `MeetingTheme`s as a [`ManagedKind`]: settled themes are read once per
+//! resync cycle, created exactly once (theme names are unique per application, so
 //! a lost create is found by name), updated, deleted per policy once no room
 //! uses them, made the application default on request, and given their logos.
 
@@ -57,7 +57,7 @@ pub struct Themes {
 }
 
 /// A located theme: its id, and the theme itself when this pass read it
-/// (a theme read within the resync period is not read again).
+/// (a settled theme already read in this cycle is not read again).
 pub struct Located {
     id: String,
     read: Option<Theme>,
@@ -68,6 +68,22 @@ impl Located {
         Self {
             id: theme.theme_id.clone(),
             read: Some(theme),
+        }
+    }
+}
+
+impl Themes {
+    /// Whether a settled theme is read from the API in this pass: once per
+    /// resync cycle (every theme is woken when a cycle begins), or, with its
+    /// own period annotation, once that period has passed since its last read.
+    pub fn read_due(&self, theme: &MeetingTheme) -> bool {
+        let uid = theme.uid().unwrap_or_default();
+        let settings = &self.services.settings;
+        match settings.own_period(theme.metadata.annotations.as_ref()) {
+            Some(period) => !self.observed.is_recent(&uid, period),
+            None => !self
+                .observed
+                .since(&uid, self.services.cycle.began().into_std()),
         }
     }
 }
@@ -153,10 +169,7 @@ impl ManagedKind for Themes {
     ) -> Result<Observed<Located>, ApiError> {
         let unchanged = status.observed_generation == theme.metadata.generation
             && is_true(&status.conditions, SYNCED)
-            && self.observed.is_recent(
-                &theme.uid().unwrap_or_default(),
-                self.services.settings.resync,
-            );
+            && !self.read_due(theme);
         if unchanged {
             return Ok(Observed::Found(Located {
                 id: theme_id.to_owned(),
@@ -310,13 +323,15 @@ async fn find_by_name(
 }
 
 /// Rooms in the API using the theme, from the shared listing (best effort).
+/// The listing of the previous cycle will do: a theme woken as a cycle
+/// begins counts from it instead of listing again ahead of the room sweep.
 async fn count_remote_rooms(
     themes: &Themes,
     client: &MeetingsClient,
     theme_id: &str,
 ) -> Option<u32> {
     let freshness = Freshness {
-        max_age: themes.services.settings.resync,
+        max_age: themes.services.settings.longest_cycle(),
         not_before: None,
     };
     let found = themes
