@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -155,16 +154,8 @@ pub struct ThemeWakeups {
     pub deferred: Arc<Mutex<HashSet<ObjectRef<MeetingTheme>>>>,
 }
 
-/// How far apart the themes of one cycle are woken. A pass of a theme with
-/// 10,000 rooms holds its room list three times over (about 1 MiB); woken
-/// at once, eight passes ran together and raised the operator's peak by
-/// about 10 MiB at 100,000 rooms. Ten themes are woken within two seconds,
-/// well inside the room listing the cycle begins with.
-pub const CYCLE_WAKE_SPACING: Duration = Duration::from_millis(200);
-
-/// Every cached theme at each beginning of a resync cycle, one
-/// [`CYCLE_WAKE_SPACING`] after another, so that each settled theme is
-/// read once per cycle (see `Themes::read_due`).
+/// Every cached theme at each beginning of a resync cycle, so that each
+/// settled theme is read once per cycle (see `Themes::read_due`).
 pub fn every_theme_each_cycle(
     themes: Store<MeetingTheme>,
     beginnings: impl Stream<Item = Instant> + Send + 'static,
@@ -176,13 +167,6 @@ pub fn every_theme_each_cycle(
             .map(|theme| ObjectRef::from(theme.as_ref()))
             .collect();
         futures::stream::iter(all)
-            .enumerate()
-            .then(|(index, theme)| async move {
-                if index > 0 {
-                    tokio::time::sleep(CYCLE_WAKE_SPACING).await;
-                }
-                theme
-            })
     })
 }
 
@@ -365,6 +349,7 @@ fn theme_matters_to(theme: &MeetingTheme, room: &MeetingRoom) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     use futures::StreamExt;
     use futures::channel::mpsc::{UnboundedReceiver, unbounded};
@@ -699,30 +684,5 @@ mod tests {
         assert_eq!(finalizers.len(), finalizers.capacity());
         assert!(room.metadata.managed_fields.is_none());
         assert_eq!(room.metadata.annotations.as_ref().map(|a| a.len()), Some(0));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn every_cached_theme_is_woken_at_each_beginning_of_a_cycle_one_after_another() {
-        let (themes, mut theme_writer) = reflector::store::<MeetingTheme>();
-        theme_writer.apply_watcher_event(&watcher::Event::Apply(theme("a", None)));
-        let cycle = crate::services::resync_cycle::ResyncCycle::default();
-        let mut woken = std::pin::pin!(every_theme_each_cycle(themes, cycle.beginnings()));
-        cycle.begin();
-        assert_eq!(woken.next().await.map(|t| t.name), Some("a".to_owned()));
-        theme_writer.apply_watcher_event(&watcher::Event::Apply(theme("b", None)));
-        cycle.begin();
-        let began = tokio::time::Instant::now();
-        let mut names = vec![woken.next().await.unwrap().name];
-        assert_eq!(began.elapsed(), Duration::ZERO, "the first at once");
-        names.push(woken.next().await.unwrap().name);
-        assert_eq!(
-            began.elapsed(),
-            CYCLE_WAKE_SPACING,
-            "the next one spacing later"
-        );
-        names.sort();
-        assert_eq!(names, ["a", "b"], "the themes cached when the cycle began");
-        let more = tokio::time::timeout(Duration::from_secs(60), woken.next()).await;
-        assert!(more.is_err(), "nothing until the next beginning");
     }
 }
