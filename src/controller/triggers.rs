@@ -685,4 +685,24 @@ mod tests {
         assert!(room.metadata.managed_fields.is_none());
         assert_eq!(room.metadata.annotations.as_ref().map(|a| a.len()), Some(0));
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_cached_theme_is_woken_at_each_beginning_of_a_cycle() {
+        let (themes, mut theme_writer) = reflector::store::<MeetingTheme>();
+        theme_writer.apply_watcher_event(&watcher::Event::Apply(theme("a", None)));
+        let cycle = crate::services::resync_cycle::ResyncCycle::default();
+        let mut woken = std::pin::pin!(every_theme_each_cycle(themes, cycle.beginnings()));
+        cycle.begin();
+        assert_eq!(woken.next().await.map(|t| t.name), Some("a".to_owned()));
+        theme_writer.apply_watcher_event(&watcher::Event::Apply(theme("b", None)));
+        cycle.begin();
+        let mut names = vec![
+            woken.next().await.unwrap().name,
+            woken.next().await.unwrap().name,
+        ];
+        names.sort();
+        assert_eq!(names, ["a", "b"], "the themes cached when the cycle began");
+        let more = tokio::time::timeout(Duration::from_secs(60), woken.next()).await;
+        assert!(more.is_err(), "nothing until the next beginning");
+    }
 }
