@@ -322,16 +322,16 @@ async fn find_by_name(
         .find(|t| t.theme_name.as_deref() == Some(name.as_str())))
 }
 
-/// Rooms in the API using the theme, from the shared listing (best effort).
-/// The listing of the previous cycle will do: a theme woken as a cycle
-/// begins counts from it instead of listing again ahead of the room sweep.
+/// Rooms in the API using the theme, from the shared listing (best effort),
+/// no older than one resync period: a theme woken as a cycle begins counts
+/// from the listing that cycle reads.
 async fn count_remote_rooms(
     themes: &Themes,
     client: &MeetingsClient,
     theme_id: &str,
 ) -> Option<u32> {
     let freshness = Freshness {
-        max_age: themes.services.settings.longest_cycle(),
+        max_age: themes.services.settings.resync,
         not_before: None,
     };
     let found = themes
