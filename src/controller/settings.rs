@@ -51,7 +51,7 @@ impl Settings {
     }
 
     /// The longest a resync cycle lasts, whatever its jitter.
-    pub fn longest_cycle(&self) -> Duration {
+    fn longest_cycle(&self) -> Duration {
         self.resync
             .mul_f64(1.0 + self.resync_jitter.clamp(0.0, 1.0))
     }

@@ -119,20 +119,20 @@ impl LastObserved {
 
     /// Whether `uid` was observed less than `within` ago.
     pub fn is_recent(&self, uid: &str, within: Duration) -> bool {
-        self.at
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(uid)
-            .is_some_and(|at| at.elapsed() < within)
+        self.last(uid).is_some_and(|at| at.elapsed() < within)
     }
 
     /// Whether `uid` was observed at or after `instant`.
     pub fn since(&self, uid: &str, instant: Instant) -> bool {
+        self.last(uid).is_some_and(|at| at >= instant)
+    }
+
+    fn last(&self, uid: &str) -> Option<Instant> {
         self.at
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(uid)
-            .is_some_and(|at| *at >= instant)
+            .copied()
     }
 
     /// Forgets `uid`.
