@@ -33,7 +33,9 @@ impl Default for Settings {
 impl Settings {
     /// The period of an object's resync annotation, if it has a valid one.
     pub fn own_period(&self, annotations: Option<&Annotations>) -> Option<Duration> {
-        annotated_period(annotations)
+        annotations
+            .and_then(|a| a.get(RESYNC_PERIOD))
+            .and_then(|v| parse_duration(v))
     }
 
     /// The jittered delay until an object with its own period annotation is
@@ -50,16 +52,12 @@ impl Settings {
         self.jittered(self.resync)
     }
 
-    /// The longest a resync cycle lasts, whatever its jitter.
-    fn longest_cycle(&self) -> Duration {
+    /// How far ahead a periodic listing looks for rooms about to expire:
+    /// past the next listing, whatever its jitter (two of the longest cycles).
+    pub fn expiry_horizon(&self) -> Duration {
         self.resync
             .mul_f64(1.0 + self.resync_jitter.clamp(0.0, 1.0))
-    }
-
-    /// How far ahead a periodic listing looks for rooms about to expire:
-    /// past the next listing, whatever its jitter.
-    pub fn expiry_horizon(&self) -> Duration {
-        self.longest_cycle() * 2
+            * 2
     }
 
     fn jittered(&self, base: Duration) -> Duration {
@@ -69,13 +67,6 @@ impl Settings {
 
 /// An object's annotations.
 type Annotations = std::collections::BTreeMap<String, String>;
-
-/// The valid period of an object's resync annotation.
-fn annotated_period(annotations: Option<&Annotations>) -> Option<Duration> {
-    annotations
-        .and_then(|a| a.get(RESYNC_PERIOD))
-        .and_then(|v| parse_duration(v))
-}
 
 /// Parses `90`, `90s`, `15m`, `2h` into a duration.
 pub fn parse_duration(text: &str) -> Option<Duration> {

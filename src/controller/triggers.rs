@@ -356,6 +356,8 @@ mod tests {
     use futures::stream;
     use serde_json::json;
 
+    use crate::services::resync_cycle::ResyncCycle;
+
     /// A room on `theme`; Ready on theme id `settled_on` when given.
     fn room(name: &str, theme: Option<&str>, settled_on: Option<&str>) -> MeetingRoom {
         let mut room = json!({
@@ -690,7 +692,7 @@ mod tests {
     async fn every_cached_theme_is_woken_at_each_beginning_of_a_cycle() {
         let (themes, mut theme_writer) = reflector::store::<MeetingTheme>();
         theme_writer.apply_watcher_event(&watcher::Event::Apply(theme("a", None)));
-        let cycle = crate::services::resync_cycle::ResyncCycle::default();
+        let cycle = ResyncCycle::default();
         let mut woken = std::pin::pin!(every_theme_each_cycle(themes, cycle.beginnings()));
         cycle.begin();
         assert_eq!(woken.next().await.map(|t| t.name), Some("a".to_owned()));
