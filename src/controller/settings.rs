@@ -55,13 +55,16 @@ impl Settings {
     /// How far ahead a periodic listing looks for rooms about to expire:
     /// past the next listing, whatever its jitter (two of the longest cycles).
     pub fn expiry_horizon(&self) -> Duration {
-        self.resync
-            .mul_f64(1.0 + self.resync_jitter.clamp(0.0, 1.0))
-            * 2
+        self.resync.mul_f64(1.0 + self.jitter()) * 2
     }
 
     fn jittered(&self, base: Duration) -> Duration {
-        base + base.mul_f64(self.resync_jitter.clamp(0.0, 1.0) * rand::rng().random::<f64>())
+        base + base.mul_f64(self.jitter() * rand::rng().random::<f64>())
+    }
+
+    /// The largest fraction of a period that jitter adds, within 0 to 1.
+    fn jitter(&self) -> f64 {
+        self.resync_jitter.clamp(0.0, 1.0)
     }
 }
 
@@ -126,5 +129,21 @@ mod tests {
         let invalid =
             std::collections::BTreeMap::from([(RESYNC_PERIOD.to_owned(), "soon".to_owned())]);
         assert_eq!(settings.own_resync(Some(&invalid)), None);
+    }
+
+    #[test]
+    fn the_expiry_horizon_spans_two_of_the_longest_cycles_with_jitter_clamped() {
+        let settings = Settings {
+            resync: Duration::from_secs(100),
+            resync_jitter: 0.1,
+            ..Settings::default()
+        };
+        assert_eq!(settings.expiry_horizon(), Duration::from_secs(220));
+        let wild = Settings {
+            resync_jitter: 5.0,
+            ..settings
+        };
+        assert_eq!(wild.expiry_horizon(), Duration::from_secs(400));
+        assert!((0..200).all(|_| wild.cycle_period() * 2 <= wild.expiry_horizon()));
     }
 }
