@@ -103,13 +103,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn cycles_are_jittered_and_only_annotated_objects_have_a_timer_of_their_own() {
-        let settings = Settings {
+    /// A 100 s resync with the default 10 % jitter.
+    fn every_100s() -> Settings {
+        Settings {
             resync: Duration::from_secs(100),
             resync_jitter: 0.1,
             ..Settings::default()
-        };
+        }
+    }
+
+    #[test]
+    fn cycles_are_jittered_and_only_annotated_objects_have_a_timer_of_their_own() {
+        let settings = every_100s();
         let periods: Vec<Duration> = (0..200).map(|_| settings.cycle_period()).collect();
         assert!(
             periods
@@ -133,11 +138,7 @@ mod tests {
 
     #[test]
     fn the_expiry_horizon_spans_two_of_the_longest_cycles_with_jitter_clamped() {
-        let settings = Settings {
-            resync: Duration::from_secs(100),
-            resync_jitter: 0.1,
-            ..Settings::default()
-        };
+        let settings = every_100s();
         assert_eq!(settings.expiry_horizon(), Duration::from_secs(220));
         let wild = Settings {
             resync_jitter: 5.0,
