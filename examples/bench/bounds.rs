@@ -1,0 +1,51 @@
+//! The targets' bounds: the rate limit's lower bound on all Ready (as a
+//! time and as a curve for the picture) and the ratios allowed to it.
+
+use std::time::Duration;
+
+use crate::args::Args;
+
+/// The targets: the first API call after a restart within this many times a
+/// plain LIST of the rooms, and every room re-observed within the listing
+/// time (pages × latency) times this (all Ready: see [`convergence_ratio`]).
+pub const FIRST_CALL_VS_LIST: f64 = 1.5;
+pub const REOBSERVE_SLACK: f64 = 1.2;
+/// All Ready within this many times the lower bound: 1.05 up to 1,000
+/// rooms, 1.10 above.
+pub fn convergence_ratio(rooms: usize) -> f64 {
+    if rooms <= 1_000 { 1.05 } else { 1.10 }
+}
+
+/// All Ready at the earliest: the creates beyond the server's burst at its
+/// rate, plus one latency.
+pub fn lower_bound(args: &Args, themes: usize, latency: Duration) -> Duration {
+    let creates = (args.rooms + themes) as f64;
+    let after_burst = (creates - f64::from(args.server_burst())).max(0.0);
+    Duration::from_secs_f64(after_burst / args.rate_limit) + latency
+}
+
+/// What the bound allows at the client's own burst and rate (the operator
+/// cannot spend more of the server's bucket than its own holds).
+pub fn client_bound(args: &Args, themes: usize, latency: Duration) -> Duration {
+    let creates = (args.rooms + themes) as f64;
+    let burst = args.server_burst().min(args.client_burst());
+    let rate = args.rate_limit.min(args.client_rate());
+    Duration::from_secs_f64((creates - f64::from(burst)).max(0.0) / rate) + latency
+}
+
+/// The lower bound as rooms over time: the themes' and then the rooms'
+/// creates spend the server's burst at once and then its rate, each room
+/// Ready one latency after its create.
+pub fn bound_curve(args: &Args, themes: usize, latency: Duration) -> Vec<(f64, f64)> {
+    let burst = f64::from(args.server_burst());
+    let rooms = args.rooms as f64;
+    let lat = latency.as_secs_f64();
+    let at_start = (burst - themes as f64).clamp(0.0, rooms);
+    let end = lower_bound(args, themes, latency).as_secs_f64();
+    vec![
+        (0.0, 0.0),
+        (lat, 0.0),
+        (lat, at_start),
+        (end.max(lat), rooms),
+    ]
+}
