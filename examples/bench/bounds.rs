@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use crate::args::Args;
 
-/// The targets: the first API call after a restart within this many times a
-/// plain LIST of the rooms, and every room re-observed within the listing
-/// time (pages × latency) times this (all Ready: see [`convergence_ratio`]).
+/// The first API call after a restart within this many times a plain LIST
+/// of the rooms.
 pub const FIRST_CALL_VS_LIST: f64 = 1.5;
+/// Every room re-observed after a restart within the listing time (pages ×
+/// latency) times this.
 pub const REOBSERVE_SLACK: f64 = 1.2;
 /// All Ready within this many times the lower bound: 1.05 up to 1,000
 /// rooms, 1.10 above.
@@ -48,4 +49,52 @@ pub fn bound_curve(args: &Args, themes: usize, latency: Duration) -> Vec<(f64, f
         (lat, at_start),
         (end.max(lat), rooms),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    const LATENCY: Duration = Duration::from_millis(50);
+
+    /// The defaults: 50/s on the server (burst 50), the client at 50/s with
+    /// a burst of 40.
+    fn rooms(n: &str) -> Args {
+        Args::parse_from(["bench", "--rooms", n])
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn the_bound_is_the_creates_beyond_the_burst_at_the_rate_plus_one_latency() {
+        // (10,000 rooms + 5 themes − 50) / 50 per second + 0.05 s
+        let bound = lower_bound(&rooms("10000"), 5, LATENCY).as_secs_f64();
+        assert!(close(bound, 199.15), "{bound}");
+        // Fewer creates than the burst: one latency.
+        assert_eq!(lower_bound(&rooms("10"), 5, LATENCY), LATENCY);
+    }
+
+    #[test]
+    fn the_client_bound_spends_only_the_clients_burst() {
+        let bound = client_bound(&rooms("10000"), 5, LATENCY).as_secs_f64();
+        assert!(close(bound, 199.35), "{bound}");
+    }
+
+    #[test]
+    fn the_curve_starts_with_the_burst_left_after_the_themes_and_ends_at_the_bound() {
+        let curve = bound_curve(&rooms("10000"), 5, LATENCY);
+        assert_eq!(curve[..3], [(0.0, 0.0), (0.05, 0.0), (0.05, 45.0)]);
+        let (end, all) = curve[3];
+        assert!(close(end, 199.15) && close(all, 10_000.0), "{curve:?}");
+    }
+
+    #[test]
+    fn large_runs_are_allowed_a_tenth_above_the_bound() {
+        assert!(close(convergence_ratio(1_000), 1.05));
+        assert!(close(convergence_ratio(1_001), 1.10));
+    }
 }

@@ -509,3 +509,64 @@ fn reads(counters: &CountersSnapshot) -> u64 {
 fn api_writes(counters: &CountersSnapshot) -> u64 {
     counters.total - reads(counters)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(measured: f64, bound: f64) -> Value {
+        Target {
+            name: "t",
+            measured,
+            unit: "",
+            bound,
+            ratio: None,
+            ratio_limit: None,
+            met: true,
+            cpu_s: None,
+        }
+        .to_json()
+    }
+
+    #[test]
+    fn whole_figures_are_integers_and_no_figure_is_negative_zero() {
+        assert_eq!(target(3.0, 64.0)["measured"], json!(3));
+        assert_eq!(target(3.0, 64.0)["bound"], json!(64));
+        assert_eq!(target(-0.0, 0.0)["measured"].to_string(), "0");
+        assert_eq!(target(1.25, 1.1)["measured"], json!(1.25));
+        assert_eq!(target(1.25, 1.1)["bound"], json!(1.1));
+        assert_eq!(target(f64::NAN, 1.0)["measured"], Value::Null);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let sorted: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&sorted, 0.5), Some(Duration::from_millis(50)));
+        assert_eq!(percentile(&sorted, 0.99), Some(Duration::from_millis(99)));
+        assert_eq!(percentile(&sorted, 1.0), Some(Duration::from_millis(100)));
+        assert_eq!(percentile(&sorted, 0.0), Some(Duration::from_millis(1)));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn reads_are_the_get_operations_and_writes_the_rest() {
+        let counters = CountersSnapshot {
+            total: 17,
+            by_operation: BTreeMap::from([
+                ("getRooms".to_owned(), 10),
+                ("getThemeById".to_owned(), 2),
+                ("createRoom".to_owned(), 4),
+                ("updateRoom".to_owned(), 1),
+            ]),
+            ..CountersSnapshot::default()
+        };
+        assert_eq!(reads(&counters), 12);
+        assert_eq!(api_writes(&counters), 5);
+    }
+
+    #[test]
+    fn times_are_kept_to_the_millisecond() {
+        assert_eq!(secs(Duration::from_micros(1_234_567)), 1.235);
+        assert_eq!(round(0.123_456, 4), 0.1235);
+    }
+}
