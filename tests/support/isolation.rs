@@ -312,15 +312,20 @@ pub fn run_init() -> ExitCode {
 }
 
 /// Tests role, before any test: covers [`MASKED_DIRS`] and /tmp (where the
-/// control plane and the node keep their files) with tmpfs. A checkout or
-/// target directory under /tmp stays visible at its path: it is moved aside
-/// before /tmp is covered and moved back onto the tmpfs after.
+/// control plane and the node keep their files) with tmpfs. A checkout,
+/// target directory or Kubernetes tools directory (`MEETINGS_KUBE_BIN`)
+/// under /tmp stays visible at its path: it is moved aside before /tmp is
+/// covered and moved back onto the tmpfs after.
 pub fn mask_host_dirs() -> Result<(), String> {
     let mut kept: Vec<PathBuf> = vec![super::control_plane::repo_root()];
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        kept.push(PathBuf::from(target));
+    for variable in ["CARGO_TARGET_DIR", "MEETINGS_KUBE_BIN"] {
+        if let Some(dir) = std::env::var_os(variable) {
+            kept.push(PathBuf::from(dir));
+        }
     }
     kept.retain(|path| path.starts_with("/tmp"));
+    // A directory inside another kept one comes with it.
+    kept.sort();
     kept.dedup_by(|inner, outer| inner.starts_with(outer));
     let aside: Vec<(PathBuf, PathBuf)> = kept
         .into_iter()
