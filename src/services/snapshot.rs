@@ -285,30 +285,54 @@ impl RoomSnapshots {
         freshness: Freshness,
         predicate: impl Fn(&Room) -> bool,
     ) -> Result<Vec<Arc<Room>>, ApiError> {
+        let mut found = Vec::new();
+        self.visit(client, freshness, |room| {
+            if predicate(room) {
+                found.push(room.clone());
+            }
+        })
+        .await?;
+        Ok(found)
+    }
+
+    /// How many rooms of the application match `predicate`, from a listing
+    /// that satisfies `freshness`; no room is copied.
+    pub async fn count(
+        &self,
+        client: &MeetingsClient,
+        freshness: Freshness,
+        predicate: impl Fn(&Room) -> bool,
+    ) -> Result<usize, ApiError> {
+        let mut count = 0;
+        self.visit(client, freshness, |room| {
+            count += usize::from(predicate(room));
+        })
+        .await?;
+        Ok(count)
+    }
+
+    /// Hands `visit` every room of the application once, as last written
+    /// or listed, from a listing that satisfies `freshness`.
+    async fn visit(
+        &self,
+        client: &MeetingsClient,
+        freshness: Freshness,
+        mut visit: impl FnMut(&Arc<Room>),
+    ) -> Result<(), ApiError> {
         let validated = self
             .ensure_fresh(client, freshness, Priority::Foreground)
             .await?;
         let slots = self.lock();
         let Some(slot) = slots.get(client.application_id()) else {
-            return Ok(validated
-                .iter()
-                .filter(|room| predicate(room))
-                .cloned()
-                .collect());
+            validated.iter().for_each(visit);
+            return Ok(());
         };
-        let mut found: HashMap<&str, Arc<Room>> = HashMap::new();
-        for room in slot.current_or(&validated).iter() {
-            if predicate(room) {
-                found.insert(room.id.as_str(), room.clone());
-            }
-        }
-        for ById(room) in slot.overlay.keys() {
-            found.remove(room.id.as_str());
-            if predicate(room) {
-                found.insert(room.id.as_str(), room.clone());
-            }
-        }
-        Ok(found.into_values().collect())
+        slot.current_or(&validated)
+            .iter()
+            .filter(|room| !slot.overlay.contains_key(room.id.as_str()))
+            .for_each(&mut visit);
+        slot.overlay.keys().for_each(|ById(room)| visit(room));
+        Ok(())
     }
 
     /// Every room of the application, as [`Self::room`] answers for each,
@@ -972,6 +996,22 @@ mod tests {
             renamed.is_empty(),
             "the predicate sees the recorded version"
         );
+        let count = |display_name: &'static str| {
+            w.snapshots.count(&w.client, LAX, move |room| {
+                room.display_name == display_name
+            })
+        };
+        assert_eq!(
+            count("a").await.expect("count"),
+            0,
+            "as find: the recorded version"
+        );
+        assert_eq!(
+            count("a renamed").await.expect("count"),
+            1,
+            "a listed room written since is counted once"
+        );
+        assert_eq!(count("b").await.expect("count"), 1);
         assert_eq!(w.listings(), 1, "recorded writes force no listing");
         assert_eq!(w.overlay_ids(), sorted(&[&a.id, &b.id]));
 

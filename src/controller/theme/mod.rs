@@ -334,15 +334,15 @@ async fn count_remote_rooms(
         max_age: themes.services.settings.resync,
         not_before: None,
     };
-    let found = themes
+    let counted = themes
         .services
         .snapshots
-        .find(client, freshness, |r| {
+        .count(client, freshness, |r| {
             r.theme_id.as_deref() == Some(theme_id)
         })
         .await;
-    match found {
-        Ok(rooms) => u32::try_from(rooms.len()).ok(),
+    match counted {
+        Ok(count) => u32::try_from(count).ok(),
         Err(error) => {
             tracing::debug!(%error, "could not count rooms of theme");
             None
