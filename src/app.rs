@@ -28,7 +28,7 @@ use crate::controller::theme::{self, Themes};
 use crate::controller::triggers::{self, RoomWakeups, ThemeWakeups, cached};
 use crate::controller::{Services, Settings, error_policy, pipeline};
 use crate::crd::watched::WatchedRoom;
-use crate::crd::{HOST_URL_LABEL, MeetingRoom, MeetingTheme};
+use crate::crd::{HOST_URL_LABEL, MeetingRoom, MeetingRoomStatus, MeetingTheme};
 use crate::meetings::{ApiObserver, ClientConfig, Priority};
 use crate::services::backoff::ObjectBackoff;
 use crate::services::events::EventPublisher;
@@ -169,6 +169,7 @@ pub async fn run_supervised(
         );
         callback_scopes.push(callbacks::Scope {
             rooms: controllers.rooms.clone(),
+            written: controllers.room_statuses.clone(),
             reconcile,
         });
         telemetry
@@ -321,6 +322,8 @@ struct ScopeControllers<T, R> {
     room_task: R,
     themes: Store<MeetingTheme>,
     rooms: Store<MeetingRoom>,
+    /// Room statuses written and not yet shown by the room watch.
+    room_statuses: Arc<StatusCache<MeetingRoomStatus>>,
 }
 
 fn api<K>(kube: &kube::Client, namespace: Option<&str>) -> Api<K>
@@ -428,7 +431,7 @@ fn controllers(
     let theme_cycle_wakeups = triggers::every_theme_each_cycle(themes.clone(), cycle.beginnings());
     let room_kind = Arc::new(Rooms {
         services: services.clone(),
-        statuses: room_statuses,
+        statuses: room_statuses.clone(),
         callback_urls: callback_hooks.urls,
         host_url_secrets,
         seen: resync::Seen::default(),
@@ -516,5 +519,6 @@ fn controllers(
         room_task,
         themes,
         rooms,
+        room_statuses,
     }
 }

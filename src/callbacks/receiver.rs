@@ -13,12 +13,13 @@ use super::FIELD_MANAGER;
 use super::event::{Callback, Fact};
 use super::index::{Rooms, Sessions, Waiting};
 use super::state::Notice;
-use crate::crd::MeetingRoom;
 use crate::crd::reasons::event;
 use crate::crd::room::LiveStatus;
+use crate::crd::{MeetingRoom, MeetingRoomStatus};
 use crate::services::CredentialStore;
 use crate::services::events::EventPublisher;
 use crate::services::snapshot::RoomSnapshots;
+use crate::services::status_cache::StatusCache;
 use crate::telemetry::{Health, Phase};
 
 /// The rooms of one watched scope and how to have one reconciled.
@@ -26,6 +27,9 @@ use crate::telemetry::{Health, Phase};
 pub struct Scope {
     /// The room controller's cache.
     pub rooms: Store<MeetingRoom>,
+    /// Room statuses the room controller wrote that its cache does not
+    /// show yet: a room created moments ago is known by its id here first.
+    pub written: Arc<StatusCache<MeetingRoomStatus>>,
     /// Sends a room to the room controller for an immediate reconcile.
     pub reconcile: UnboundedSender<ObjectRef<MeetingRoom>>,
 }
@@ -103,13 +107,18 @@ impl Receiver {
     }
 
     fn find_room(&self, room_id: &str) -> Option<(Arc<MeetingRoom>, &Scope)> {
+        let has_id = |status: &MeetingRoomStatus| status.room_id.as_deref() == Some(room_id);
         self.scopes.iter().find_map(|scope| {
-            scope
+            let cached = scope
                 .rooms
-                .find(|room| {
-                    room.status.as_ref().and_then(|s| s.room_id.as_deref()) == Some(room_id)
-                })
-                .map(|room| (room, scope))
+                .find(|room| room.status.as_ref().is_some_and(has_id));
+            let room = cached.or_else(|| {
+                let uid = scope.written.uid_where(has_id)?;
+                scope
+                    .rooms
+                    .find(|room| room.metadata.uid.as_deref() == Some(uid.as_str()))
+            })?;
+            Some((room, scope))
         })
     }
 
@@ -258,11 +267,11 @@ impl Receiver {
                 Ok(client) => match client.get_room(&room_id).await {
                     Ok(remote) => snapshots.record(client.application_id(), remote),
                     Err(error) => {
-                        tracing::debug!(%error, room_id, "could not read a room reported expired");
+                        tracing::warn!(%error, room_id, "could not read a room reported expired; its expiry shows at the next listing");
                     }
                 },
                 Err(problem) => {
-                    tracing::debug!(%problem, room_id, "no client to read a room reported expired");
+                    tracing::warn!(%problem, room_id, "no client to read a room reported expired; its expiry shows at the next listing");
                 }
             }
             if reconcile
@@ -272,5 +281,96 @@ impl Receiver {
                 tracing::debug!(room_id, "the room controller has stopped");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use kube::runtime::reflector;
+    use kube::runtime::watcher;
+
+    use super::*;
+    use crate::meetings::{ClientConfig, NoopObserver};
+
+    fn room(uid: &str, room_id: Option<&str>) -> MeetingRoom {
+        let mut room: MeetingRoom = serde_json::from_value(serde_json::json!({
+            "apiVersion": "meetings.vonage.com/v1alpha1",
+            "kind": "MeetingRoom",
+            "metadata": {"name": uid, "namespace": "team", "uid": uid},
+            "spec": {"displayName": "Standup", "type": "instant"}
+        }))
+        .expect("a room");
+        room.status = room_id.map(|id| MeetingRoomStatus {
+            room_id: Some(id.into()),
+            ..MeetingRoomStatus::default()
+        });
+        room
+    }
+
+    /// A receiver over one scope caching `rooms`, with `written` as the
+    /// statuses written and not yet shown. No request is made.
+    fn receiver(rooms: Vec<MeetingRoom>, written: Arc<StatusCache<MeetingRoomStatus>>) -> Receiver {
+        let kube = kube::Client::new(axum::Router::new(), "default");
+        let (store, mut writer) = reflector::store();
+        for room in rooms {
+            writer.apply_watcher_event(&watcher::Event::Apply(room));
+        }
+        let (reconcile, _) = futures::channel::mpsc::unbounded();
+        let credentials = CredentialStore::new(
+            kube.clone(),
+            None,
+            ClientConfig::default(),
+            Arc::new(NoopObserver),
+            Duration::from_secs(60),
+        )
+        .expect("a credential store");
+        Receiver::new(
+            kube.clone(),
+            vec![Scope {
+                rooms: store,
+                written,
+                reconcile,
+            }],
+            Arc::new(credentials),
+            Arc::new(RoomSnapshots::default()),
+            Arc::new(EventPublisher::new(kube, "test")),
+            Arc::new(Health::default()),
+        )
+    }
+
+    fn found(receiver: &Receiver, room_id: &str) -> Option<String> {
+        receiver
+            .find_room(room_id)
+            .and_then(|(room, _)| room.metadata.uid.clone())
+    }
+
+    #[tokio::test]
+    async fn a_room_is_found_by_its_id_in_the_cache() {
+        let written = Arc::new(StatusCache::new(Duration::from_secs(60)));
+        let receiver = receiver(vec![room("u1", Some("r1")), room("u2", None)], written);
+        assert_eq!(found(&receiver, "r1").as_deref(), Some("u1"));
+        assert_eq!(found(&receiver, "r2"), None);
+    }
+
+    #[tokio::test]
+    async fn a_room_whose_written_status_the_cache_does_not_show_yet_is_found() {
+        let written = Arc::new(StatusCache::new(Duration::from_secs(60)));
+        let receiver = receiver(vec![room("u1", None)], written.clone());
+        assert_eq!(found(&receiver, "r1"), None);
+        written.remember(
+            "u1",
+            MeetingRoomStatus {
+                room_id: Some("r1".into()),
+                ..MeetingRoomStatus::default()
+            },
+        );
+        assert_eq!(
+            found(&receiver, "r1").as_deref(),
+            Some("u1"),
+            "the status written moments ago names the room"
+        );
+        assert_eq!(found(&receiver, "r2"), None);
     }
 }

@@ -81,6 +81,19 @@ impl<S: Clone + PartialEq> StatusCache<S> {
         }
     }
 
+    /// The uid of an object whose written status, not yet shown by the
+    /// watch, satisfies `predicate`.
+    pub fn uid_where(&self, predicate: impl Fn(&S) -> bool) -> Option<String> {
+        let state = self.lock();
+        state
+            .by_uid
+            .iter()
+            .find(|(_, (written_at, written))| {
+                written_at.elapsed() < self.max_age && predicate(written)
+            })
+            .map(|(uid, _)| uid.clone())
+    }
+
     /// Forgets an object (deleted).
     pub fn forget(&self, uid: &str) {
         self.lock().by_uid.remove(uid);
