@@ -286,10 +286,8 @@ impl RoomSnapshots {
         predicate: impl Fn(&Room) -> bool,
     ) -> Result<Vec<Arc<Room>>, ApiError> {
         let mut found = Vec::new();
-        self.visit(client, freshness, |room| {
-            if predicate(room) {
-                found.push(room.clone());
-            }
+        self.each_matching(client, freshness, predicate, |room| {
+            found.push(room.clone());
         })
         .await?;
         Ok(found)
@@ -304,19 +302,20 @@ impl RoomSnapshots {
         predicate: impl Fn(&Room) -> bool,
     ) -> Result<usize, ApiError> {
         let mut count = 0;
-        self.visit(client, freshness, |room| {
-            count += usize::from(predicate(room));
-        })
-        .await?;
+        self.each_matching(client, freshness, predicate, |_| count += 1)
+            .await?;
         Ok(count)
     }
 
-    /// Hands `visit` every room of the application once, as last written
-    /// or listed, from a listing that satisfies `freshness`.
-    async fn visit(
+    /// Hands `visit` every room of the application matching `predicate`,
+    /// once each and as last written or listed, from a listing that
+    /// satisfies `freshness`. A listed room is looked up among the recorded
+    /// writes only once it matches.
+    async fn each_matching(
         &self,
         client: &MeetingsClient,
         freshness: Freshness,
+        predicate: impl Fn(&Room) -> bool,
         mut visit: impl FnMut(&Arc<Room>),
     ) -> Result<(), ApiError> {
         let validated = self
@@ -324,14 +323,21 @@ impl RoomSnapshots {
             .await?;
         let slots = self.lock();
         let Some(slot) = slots.get(client.application_id()) else {
-            validated.iter().for_each(visit);
+            validated
+                .iter()
+                .filter(|room| predicate(room))
+                .for_each(visit);
             return Ok(());
         };
         slot.current_or(&validated)
             .iter()
-            .filter(|room| !slot.overlay.contains_key(room.id.as_str()))
+            .filter(|room| predicate(room) && !slot.overlay.contains_key(room.id.as_str()))
             .for_each(&mut visit);
-        slot.overlay.keys().for_each(|ById(room)| visit(room));
+        slot.overlay
+            .keys()
+            .map(|ById(room)| room)
+            .filter(|room| predicate(room))
+            .for_each(visit);
         Ok(())
     }
 
