@@ -109,14 +109,10 @@ impl Receiver {
     fn find_room(&self, room_id: &str) -> Option<(Arc<MeetingRoom>, &Scope)> {
         let has_id = |status: &MeetingRoomStatus| status.room_id.as_deref() == Some(room_id);
         self.scopes.iter().find_map(|scope| {
-            let cached = scope
-                .rooms
-                .find(|room| room.status.as_ref().is_some_and(has_id));
-            let room = cached.or_else(|| {
-                let uid = scope.written.uid_where(has_id)?;
-                scope
-                    .rooms
-                    .find(|room| room.metadata.uid.as_deref() == Some(uid.as_str()))
+            let written = scope.written.uid_where(has_id);
+            let room = scope.rooms.find(|room| {
+                room.status.as_ref().is_some_and(has_id)
+                    || (written.is_some() && room.metadata.uid == written)
             })?;
             Some((room, scope))
         })
