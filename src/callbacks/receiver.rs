@@ -256,19 +256,19 @@ impl Receiver {
         let reconcile = scope.reconcile.clone();
         tokio::spawn(async move {
             let namespace = room.namespace().unwrap_or_default();
-            match credentials
+            let read = match credentials
                 .client(&namespace, room.spec.credentials_ref.as_deref())
                 .await
             {
-                Ok(client) => match client.get_room(&room_id).await {
-                    Ok(remote) => snapshots.record(client.application_id(), remote),
-                    Err(error) => {
-                        tracing::warn!(%error, room_id, "could not read a room reported expired; its expiry shows at the next listing");
-                    }
-                },
-                Err(problem) => {
-                    tracing::warn!(%problem, room_id, "no client to read a room reported expired; its expiry shows at the next listing");
-                }
+                Ok(client) => client
+                    .get_room(&room_id)
+                    .await
+                    .map(|remote| snapshots.record(client.application_id(), remote))
+                    .map_err(|error| error.to_string()),
+                Err(problem) => Err(problem.to_string()),
+            };
+            if let Err(problem) = read {
+                tracing::warn!(%problem, room_id, "could not read a room reported expired; its expiry shows at the next listing");
             }
             if reconcile
                 .unbounded_send(ObjectRef::from_obj(room.as_ref()))
