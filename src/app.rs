@@ -36,6 +36,7 @@ use crate::services::name_index::NameIndex;
 use crate::services::resync_cycle::ResyncCycle;
 use crate::services::snapshot::{Freshness, RoomSnapshots};
 use crate::services::status_cache::{LastObserved, StatusCache, WriteBudget};
+use crate::services::theme_users::ThemeUsers;
 use crate::services::{CredentialStore, SecretKey};
 use crate::telemetry::{KIND_ROOM, KIND_THEME, Metrics, Phase, Telemetry};
 
@@ -388,6 +389,8 @@ fn controllers(
     };
     let room_statuses = Arc::new(StatusCache::new(Duration::from_secs(60)));
     let shown_statuses = room_statuses.clone();
+    let theme_users = ThemeUsers::default();
+    let indexed_users = theme_users.clone();
     let room_controller = Controller::for_stream(
         triggers::to_reconcile(cached(
             watcher(api::<WatchedRoom>(kube, ns), watch.clone()).map_ok(WatchedRoom::unwrap_event),
@@ -397,6 +400,7 @@ fn controllers(
                     let uid = room.metadata.uid.as_deref().unwrap_or_default();
                     shown_statuses.shown(uid, |written| shows_status(room, written));
                 }
+                indexed_users.apply(previous.as_deref(), event);
                 wake_themes.room_changed(previous, event);
             },
         )),
@@ -443,6 +447,7 @@ fn controllers(
         rooms_synced,
         observed: LastObserved::default(),
         tally_writes,
+        users: theme_users,
         logo_rejections: logos::Rejections::default(),
     });
 

@@ -2,7 +2,8 @@
 //! clients per credentials Secret, shared listings of remote rooms, events,
 //! per-object backoff, statuses written but not yet watched, the names of
 //! watched Secrets, fixed-size digests of per-room keys, the Kubernetes
-//! writes both kinds make, and the resync cycle both kinds follow.
+//! writes both kinds make, the resync cycle both kinds follow, and the rooms
+//! that use each theme.
 
 pub mod backoff;
 pub mod credentials;
@@ -13,5 +14,6 @@ pub mod name_index;
 pub mod resync_cycle;
 pub mod snapshot;
 pub mod status_cache;
+pub mod theme_users;
 
 pub use credentials::{CredentialStore, CredentialsProblem, SecretKey};

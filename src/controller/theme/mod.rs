@@ -26,6 +26,7 @@ use crate::crd::{MeetingTheme, MeetingThemeStatus, PendingCreate};
 use crate::meetings::{ApiError, CreateTheme, MeetingsClient, Theme, ThemeUpdate};
 use crate::services::snapshot::Freshness;
 use crate::services::status_cache::{LastObserved, StatusCache, WriteBudget};
+use crate::services::theme_users::ThemeUsers;
 
 /// How often a Ready theme's status is written at most while only its
 /// room list and room count change, once [`TALLY_BURST`] writes are spent.
@@ -52,6 +53,8 @@ pub struct Themes {
     pub observed: LastObserved,
     /// Each theme's budget of tally-only status writes.
     pub tally_writes: Arc<WriteBudget>,
+    /// The rooms that use each theme.
+    pub users: ThemeUsers,
     /// Logo images the API refused, so they are not uploaded again.
     pub logo_rejections: logos::Rejections,
 }
@@ -360,23 +363,11 @@ pub fn writes_tallies_only(theme: &MeetingTheme, status: &MeetingThemeStatus) ->
         && is_true(&status.conditions, READY)
 }
 
-/// Names of the `MeetingRoom`s in the theme's namespace that reference it.
-/// Every room is compared in place (a theme's pass walks the whole room
-/// cache); only the names of its users are copied.
+/// Names of the `MeetingRoom`s in the theme's namespace that reference it,
+/// sorted (from [`ThemeUsers`], kept by the room watch).
 fn local_users(themes: &Themes, theme: &MeetingTheme) -> Vec<String> {
-    let namespace = theme.metadata.namespace.as_deref();
-    let name = theme.metadata.name.as_deref().unwrap_or_default();
-    let mut users: Vec<String> = themes
-        .services
-        .rooms
-        .state()
-        .iter()
-        .filter(|room| {
-            room.metadata.namespace.as_deref() == namespace
-                && room.spec.theme_ref.as_ref().is_some_and(|r| r.name == name)
-        })
-        .filter_map(|room| room.metadata.name.clone())
-        .collect();
-    users.sort_unstable();
-    users
+    themes.users.of(
+        theme.metadata.namespace.as_deref().unwrap_or_default(),
+        theme.metadata.name.as_deref().unwrap_or_default(),
+    )
 }
