@@ -31,9 +31,9 @@ use crate::services::theme_users::ThemeUsers;
 /// How often a Ready theme's status is written at most while only its
 /// room list and room count change, once [`TALLY_BURST`] writes are spent.
 /// Every room event wakes the theme, and while rooms are being created the
-/// tallies change many times a second; writing each change cost several
-/// status writes per room, each carrying the whole room list, and as many
-/// reconciles that walk every room.
+/// tallies change many times a second; writing each change would cost
+/// several status writes per room, each carrying the whole room list and
+/// each counting the theme's rooms in the API listing.
 pub const TALLY_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Tally-only writes a theme may make at once: a team's few rooms show in
