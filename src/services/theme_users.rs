@@ -86,15 +86,20 @@ impl ThemeUsers {
     pub fn apply(&self, previous: Option<&MeetingRoom>, event: &Event<MeetingRoom>) {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         match event {
-            Event::Apply(room) | Event::Delete(room) => {
+            // Most changes (status writes) leave the theme as it was.
+            Event::Apply(room) if previous.and_then(reference) == reference(room) => {}
+            Event::Apply(room) => {
                 if let Some(before) = previous {
                     remove(&mut state.users, before);
                 }
-                // A deleted room is gone whatever theme its last state names.
-                remove(&mut state.users, room);
-                if matches!(event, Event::Apply(_)) {
-                    insert(&mut state.users, room);
+                insert(&mut state.users, room);
+            }
+            Event::Delete(room) => {
+                if let Some(before) = previous {
+                    remove(&mut state.users, before);
                 }
+                // Gone, whatever theme its last state names.
+                remove(&mut state.users, room);
             }
             Event::Init => state.relisting = Some(Users::new()),
             Event::InitApply(room) => insert(state.relisting.get_or_insert_with(Users::new), room),
