@@ -1,10 +1,11 @@
-//! Which `MeetingRoom`s use each theme, kept from the room watch's events:
-//! a theme's pass reads its users here instead of walking every cached room
-//! (at 10,000 rooms, a walk, a copy of the cache's handles and a sort per
-//! pass, and several passes a second while rooms are being created).
+//! Which `MeetingRoom`s use each theme, kept from the room watch's events,
+//! so that a theme's pass reads its users without walking, copying and
+//! sorting every cached room (themes pass every few seconds while their
+//! rooms are created).
 //!
-//! It holds one name per room that references a theme, in a set per theme
-//! (about 40 bytes per such room); a room's theme is in its own namespace.
+//! It holds one name per room that references a theme, in a sorted set per
+//! theme (about 50 bytes per such room); a room's theme is in its own
+//! namespace.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
