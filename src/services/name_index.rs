@@ -12,18 +12,12 @@ use kube::Resource;
 use kube::runtime::watcher::Event;
 
 use super::key_digest::key_digest;
+use super::relisted::Relisted;
 
 /// Names of the watched objects of one kind; cheap to clone (shared).
 #[derive(Clone, Default)]
 pub struct NameIndex {
-    state: Arc<RwLock<State>>,
-}
-
-#[derive(Default)]
-struct State {
-    names: HashSet<u128>,
-    /// Names seen since a relist began, swapped in when it completes.
-    relisting: Option<HashSet<u128>>,
+    names: Arc<RwLock<Relisted<HashSet<u128>>>>,
 }
 
 fn key(namespace: &str, name: &str) -> u128 {
@@ -41,19 +35,19 @@ fn key_of<K: Resource>(object: &K) -> u128 {
 impl NameIndex {
     /// Whether the watch has shown `namespace/name` (and not its deletion).
     pub fn contains(&self, namespace: &str, name: &str) -> bool {
-        self.state
+        self.names
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .names
+            .current()
             .contains(&key(namespace, name))
     }
 
     /// Objects known.
     pub fn len(&self) -> usize {
-        self.state
+        self.names
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .names
+            .current()
             .len()
     }
 
@@ -65,25 +59,17 @@ impl NameIndex {
     /// Applies one watch event, the way a reflector store does: a relist
     /// replaces the whole set once it is complete.
     pub fn apply<K: Resource>(&self, event: &Event<K>) {
-        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        let mut names = self.names.write().unwrap_or_else(|e| e.into_inner());
+        let Some(names) = names.relist(event, |names, object| {
+            names.insert(key_of(object));
+        }) else {
+            return;
+        };
         match event {
-            Event::Apply(object) => {
-                state.names.insert(key_of(object));
-            }
-            Event::Delete(object) => {
-                state.names.remove(&key_of(object));
-            }
-            Event::Init => state.relisting = Some(HashSet::new()),
-            Event::InitApply(object) => {
-                let key = key_of(object);
-                state.relisting.get_or_insert_with(HashSet::new).insert(key);
-            }
-            Event::InitDone => {
-                if let Some(names) = state.relisting.take() {
-                    state.names = names;
-                }
-            }
-        }
+            Event::Apply(object) => names.insert(key_of(object)),
+            Event::Delete(object) => names.remove(&key_of(object)),
+            Event::Init | Event::InitApply(_) | Event::InitDone => false,
+        };
     }
 }
 

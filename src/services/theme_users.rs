@@ -12,19 +12,13 @@ use std::sync::{Arc, RwLock};
 
 use kube::runtime::watcher::Event;
 
+use super::relisted::Relisted;
 use crate::crd::MeetingRoom;
 
 /// The rooms using each theme; cheap to clone (shared).
 #[derive(Clone, Default)]
 pub struct ThemeUsers {
-    state: Arc<RwLock<State>>,
-}
-
-#[derive(Default)]
-struct State {
-    users: Users,
-    /// The users seen since a relist began, swapped in when it completes.
-    relisting: Option<Users>,
+    users: Arc<RwLock<Relisted<Users>>>,
 }
 
 /// Room names by namespace, then by the name of the theme they reference.
@@ -72,9 +66,9 @@ fn remove(users: &mut Users, room: &MeetingRoom) {
 impl ThemeUsers {
     /// Names of the rooms in `namespace` that reference theme `theme`, sorted.
     pub fn of(&self, namespace: &str, theme: &str) -> Vec<String> {
-        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        state
-            .users
+        let users = self.users.read().unwrap_or_else(|e| e.into_inner());
+        users
+            .current()
             .get(namespace)
             .and_then(|themes| themes.get(theme))
             .map(|names| names.iter().map(|name| name.to_string()).collect())
@@ -85,30 +79,24 @@ impl ThemeUsers {
     /// before (`None` for a room it did not hold). Like a reflector store, a
     /// relist replaces everything once it is complete.
     pub fn apply(&self, previous: Option<&MeetingRoom>, event: &Event<MeetingRoom>) {
-        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        // Most changes (status writes) leave the room's theme as it was.
+        if let Event::Apply(room) = event
+            && previous.and_then(reference) == reference(room)
+        {
+            return;
+        }
+        let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
+        let Some(users) = users.relist(event, insert) else {
+            return;
+        };
+        if let Some(before) = previous {
+            remove(users, before);
+        }
         match event {
-            // Most changes (status writes) leave the theme as it was.
-            Event::Apply(room) if previous.and_then(reference) == reference(room) => {}
-            Event::Apply(room) => {
-                if let Some(before) = previous {
-                    remove(&mut state.users, before);
-                }
-                insert(&mut state.users, room);
-            }
-            Event::Delete(room) => {
-                if let Some(before) = previous {
-                    remove(&mut state.users, before);
-                }
-                // Gone, whatever theme its last state names.
-                remove(&mut state.users, room);
-            }
-            Event::Init => state.relisting = Some(Users::new()),
-            Event::InitApply(room) => insert(state.relisting.get_or_insert_with(Users::new), room),
-            Event::InitDone => {
-                if let Some(users) = state.relisting.take() {
-                    state.users = users;
-                }
-            }
+            Event::Apply(room) => insert(users, room),
+            // Gone, whatever theme its last state names.
+            Event::Delete(room) => remove(users, room),
+            Event::Init | Event::InitApply(_) | Event::InitDone => {}
         }
     }
 }
@@ -166,7 +154,7 @@ mod tests {
         users.apply(Some(&after), &Event::Delete(after.clone()));
         assert!(users.of("a", "new").is_empty());
         assert!(
-            users.state.read().unwrap().users.is_empty(),
+            users.users.read().unwrap().current().is_empty(),
             "no empty sets are kept"
         );
     }
