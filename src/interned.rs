@@ -49,7 +49,7 @@ pub fn intern(value: &str) -> Arc<str> {
 /// An immutable string held as the shared copy of its value: 16 bytes in
 /// its owner and no copy of its own. Decoded, built from a `&str` or a
 /// `String`, it takes the shared copy; it encodes and reads as a string.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SharedStr(Arc<str>);
 
 impl SharedStr {

@@ -10,7 +10,7 @@ use super::lenient;
 use crate::interned::SharedStr;
 
 /// Room lifetime model.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoomType {
     /// Expires ten minutes after creation; cannot be updated.
@@ -21,7 +21,7 @@ pub enum RoomType {
 }
 
 /// Who may join a meeting, and when.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JoinApprovalLevel {
     /// Anyone with the link joins at once.
@@ -33,7 +33,7 @@ pub enum JoinApprovalLevel {
 }
 
 /// Recording behaviour, fixed at creation.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RecordingOptions {
     /// Record every session automatically.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,7 +44,7 @@ pub struct RecordingOptions {
 }
 
 /// Per-room callback endpoints.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CallbackUrls {
     /// Receives room events such as `room:expired`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,7 +58,7 @@ pub struct CallbackUrls {
 }
 
 /// UI features offered in a room.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AvailableFeatures {
     /// Recording button shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,7 +72,7 @@ pub struct AvailableFeatures {
 }
 
 /// A `{"href": ...}` link object.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Link {
     /// Target of the link; may lack a scheme.
     #[serde(default)]

@@ -8,7 +8,7 @@
 //! of its own, so an idle operator costs one listing per period.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -21,7 +21,7 @@ use super::Rooms;
 use crate::crd::annotations;
 use crate::crd::common::CredentialsRef;
 use crate::crd::{MeetingRoom, MeetingRoomStatus};
-use crate::meetings::{Priority, Room};
+use crate::meetings::{Priority, Room, RoomLinks};
 use crate::services::key_digest::key_digest;
 use crate::services::snapshot::{Freshness, View};
 
@@ -56,30 +56,40 @@ impl Seen {
 }
 
 /// A hash of everything the service says about a room but its host URL (a
-/// credential re-issued on every read, and kept out of listings).
+/// credential re-issued on every read, and kept out of listings). The room
+/// is taken apart field by field, so a field added to [`Room`] does not
+/// compile here until it is hashed or left out on purpose.
 fn fingerprint(remote: Option<&Room>) -> u64 {
-    struct Hashing<'a>(&'a mut std::collections::hash_map::DefaultHasher);
-    impl std::io::Write for Hashing<'_> {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.write(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    match remote {
-        None => 0u8.hash(&mut hasher),
-        Some(room) if room.links.host_url.is_some() => {
-            let mut room = room.clone();
-            room.links.host_url = None;
-            let _ = serde_json::to_writer(Hashing(&mut hasher), &room);
-        }
-        Some(room) => {
-            let _ = serde_json::to_writer(Hashing(&mut hasher), room);
-        }
-    }
+    let mut hasher = DefaultHasher::new();
+    let Some(room) = remote else {
+        0u8.hash(&mut hasher);
+        return hasher.finish();
+    };
+    let Room {
+        id,
+        display_name,
+        metadata,
+        room_type,
+        recording_options,
+        meeting_code,
+        is_available,
+        theme_id,
+        created_at,
+        expires_at,
+        expire_after_use,
+        join_approval_level,
+        callback_urls,
+        available_features,
+        links: RoomLinks {
+            guest_url,
+            host_url: _,
+        },
+    } = room;
+    1u8.hash(&mut hasher);
+    (id, display_name, metadata, room_type, recording_options).hash(&mut hasher);
+    (meeting_code, is_available, theme_id, created_at, expires_at).hash(&mut hasher);
+    (expire_after_use, join_approval_level, callback_urls).hash(&mut hasher);
+    (available_features, guest_url).hash(&mut hasher);
     hasher.finish()
 }
 
@@ -255,7 +265,7 @@ async fn sweep(rooms: &Rooms, not_before: Instant) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meetings::{Link, RoomLinks};
+    use crate::meetings::{AvailableFeatures, JoinApprovalLevel, Link, RecordingOptions, RoomType};
 
     fn room(id: &str, expires_in_secs: i64) -> Room {
         Room {
@@ -304,6 +314,45 @@ mod tests {
             ..created.links
         };
         assert_eq!(verdict(Some(&listed), Some(&created)), None);
+    }
+
+    #[test]
+    fn every_field_but_the_host_url_is_part_of_what_a_pass_saw() {
+        let listed = room("id", 86_400 * 30);
+        let seen = fingerprint(Some(&listed));
+        let changes: [fn(&mut Room); 14] = [
+            |r| r.id = "other".to_owned(),
+            |r| r.display_name = "other".to_owned(),
+            |r| r.metadata = Some("other".to_owned()),
+            |r| r.room_type = RoomType::LongTerm,
+            |r| r.recording_options = Some(RecordingOptions::default()),
+            |r| r.meeting_code = "999".to_owned(),
+            |r| r.is_available = Some(false),
+            |r| r.theme_id = Some("other".into()),
+            |r| r.created_at = Some(Timestamp::UNIX_EPOCH),
+            |r| r.expires_at = None,
+            |r| r.expire_after_use = Some(true),
+            |r| r.join_approval_level = Some(JoinApprovalLevel::ExplicitApproval),
+            |r| r.callback_urls = Some(Box::default()),
+            |r| {
+                r.links.guest_url = Some(Link {
+                    href: "https://example.test/other".to_owned(),
+                })
+            },
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            let mut changed = listed.clone();
+            change(&mut changed);
+            assert_ne!(changed, listed, "change {i} changes the room");
+            assert_ne!(fingerprint(Some(&changed)), seen, "change {i}");
+        }
+        let mut features = listed.clone();
+        features.available_features = Some(AvailableFeatures {
+            is_chat_available: Some(false),
+            ..AvailableFeatures::default()
+        });
+        assert_ne!(fingerprint(Some(&features)), seen);
+        assert_ne!(fingerprint(None), seen);
     }
 
     #[test]
