@@ -161,13 +161,17 @@ pub fn needs_pass(
 /// Lists at each beginning of the resync cycle (a listing of 1,000 pages
 /// takes about a minute), and hands the rooms that need a pass to the room
 /// controller ([`Rooms::wakeups`]). Runs until the cycle ends.
+///
+/// Each sweep takes a listing begun after the last sweep ended: one that a
+/// theme's count began in between serves it, the one the last sweep
+/// compared never does, however short the jittered period since.
 pub async fn run(rooms: Arc<Rooms>) {
     let cycle = &rooms.services.cycle;
-    let mut previous = cycle.began();
+    let mut last_sweep_ended = cycle.began();
     let mut beginnings = std::pin::pin!(cycle.beginnings());
-    while let Some(began) = beginnings.next().await {
-        sweep(&rooms, previous.into_std()).await;
-        previous = began;
+    while beginnings.next().await.is_some() {
+        sweep(&rooms, last_sweep_ended.into_std()).await;
+        last_sweep_ended = tokio::time::Instant::now();
     }
 }
 
