@@ -12,7 +12,7 @@ use kube::Resource;
 use kube::runtime::watcher::Event;
 
 use super::key_digest::key_digest;
-use super::relisted::Relisted;
+use super::relisted::{Change, Relisted};
 
 /// Names of the watched objects of one kind; cheap to clone (shared).
 #[derive(Clone, Default)]
@@ -60,15 +60,12 @@ impl NameIndex {
     /// replaces the whole set once it is complete.
     pub fn apply<K: Resource>(&self, event: &Event<K>) {
         let mut names = self.names.write().unwrap_or_else(|e| e.into_inner());
-        let Some(names) = names.relist(event, |names, object| {
+        match names.relist(event, |names, object| {
             names.insert(key_of(object));
-        }) else {
-            return;
-        };
-        match event {
-            Event::Apply(object) => names.insert(key_of(object)),
-            Event::Delete(object) => names.remove(&key_of(object)),
-            Event::Init | Event::InitApply(_) | Event::InitDone => false,
+        }) {
+            Some(Change::Apply(names, object)) => names.insert(key_of(object)),
+            Some(Change::Delete(names, object)) => names.remove(&key_of(object)),
+            None => false,
         };
     }
 }

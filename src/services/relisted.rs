@@ -12,6 +12,15 @@ pub struct Relisted<T> {
     relisting: Option<T>,
 }
 
+/// A change a watch event makes outside a relist, with the current value
+/// to apply it to.
+pub enum Change<'a, T, K> {
+    /// The object was created or changed.
+    Apply(&'a mut T, &'a K),
+    /// The object was deleted.
+    Delete(&'a mut T, &'a K),
+}
+
 impl<T: Default> Relisted<T> {
     /// The value as of the last complete list and the changes since.
     pub fn current(&self) -> &T {
@@ -20,11 +29,16 @@ impl<T: Default> Relisted<T> {
 
     /// Applies a relist's events: `Init` starts a new value, `InitApply`
     /// adds its object to it with `add`, `InitDone` puts it in place of the
-    /// current one. For an `Apply` or a `Delete`, gives back the current
-    /// value for the caller to change.
-    pub fn relist<K>(&mut self, event: &Event<K>, add: impl FnOnce(&mut T, &K)) -> Option<&mut T> {
+    /// current one. An `Apply` or a `Delete` comes back as a [`Change`] of
+    /// the current value, for the caller to make.
+    pub fn relist<'a, K>(
+        &'a mut self,
+        event: &'a Event<K>,
+        add: impl FnOnce(&mut T, &K),
+    ) -> Option<Change<'a, T, K>> {
         match event {
-            Event::Apply(_) | Event::Delete(_) => return Some(&mut self.current),
+            Event::Apply(object) => return Some(Change::Apply(&mut self.current, object)),
+            Event::Delete(object) => return Some(Change::Delete(&mut self.current, object)),
             Event::Init => self.relisting = Some(T::default()),
             Event::InitApply(object) => add(self.relisting.get_or_insert_with(T::default), object),
             Event::InitDone => {

@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 
 use kube::runtime::watcher::Event;
 
-use super::relisted::Relisted;
+use super::relisted::{Change, Relisted};
 use crate::crd::MeetingRoom;
 
 /// The rooms using each theme; cheap to clone (shared).
@@ -86,17 +86,17 @@ impl ThemeUsers {
             return;
         }
         let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
-        let Some(users) = users.relist(event, insert) else {
-            return;
-        };
-        if let Some(before) = previous {
-            remove(users, before);
-        }
-        match event {
-            Event::Apply(room) => insert(users, room),
-            // Gone, whatever theme its last state names.
-            Event::Delete(room) => remove(users, room),
-            Event::Init | Event::InitApply(_) | Event::InitDone => {}
+        match users.relist(event, insert) {
+            Some(Change::Apply(users, room)) => {
+                previous.inspect(|before| remove(users, before));
+                insert(users, room);
+            }
+            Some(Change::Delete(users, room)) => {
+                // Gone, whatever theme it or its state before names.
+                previous.inspect(|before| remove(users, before));
+                remove(users, room);
+            }
+            None => {}
         }
     }
 }
