@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, watcher};
@@ -27,7 +26,7 @@ use crate::controller::theme::logos::{self, SourceKind};
 use crate::controller::theme::{self, Themes};
 use crate::controller::triggers::{self, RoomWakeups, ThemeWakeups, cached};
 use crate::controller::{Services, Settings, error_policy, pipeline};
-use crate::crd::watched::WatchedRoom;
+use crate::crd::watched::{WatchedMeta, WatchedRoom};
 use crate::crd::{HOST_URL_LABEL, MeetingRoom, MeetingRoomStatus, MeetingTheme};
 use crate::meetings::{ApiObserver, ClientConfig, Priority};
 use crate::services::backoff::ObjectBackoff;
@@ -413,7 +412,7 @@ fn controllers(
     let host_url_secrets = NameIndex::default();
     let index = host_url_secrets.clone();
     let host_url_secret_events = watcher(
-        api::<PartialObjectMeta<Secret>>(kube, ns),
+        api::<WatchedMeta<Secret>>(kube, ns),
         watcher::Config::default().labels(HOST_URL_LABEL),
     )
     .inspect_ok(move |event| index.apply(event))
@@ -489,19 +488,19 @@ fn controllers(
         // Metadata only: a changed resourceVersion is all a trigger needs, and
         // the contents (host URLs, credentials, 1 MB images) stay unread here.
         .watches(
-            api::<PartialObjectMeta<ConfigMap>>(kube, ns),
+            api::<WatchedMeta<ConfigMap>>(kube, ns),
             watcher::Config::default().any_semantic(),
-            move |map: PartialObjectMeta<ConfigMap>| {
+            move |map: WatchedMeta<ConfigMap>| {
                 logos::themes_using(&logo_maps, SourceKind::ConfigMap, &map)
             },
         )
         .watches(
-            api::<PartialObjectMeta<Secret>>(kube, ns),
+            api::<WatchedMeta<Secret>>(kube, ns),
             // Never the host-URL Secrets (one per room): no theme reads them.
             watcher::Config::default()
                 .any_semantic()
                 .labels(&format!("!{HOST_URL_LABEL}")),
-            move |secret: PartialObjectMeta<Secret>| {
+            move |secret: WatchedMeta<Secret>| {
                 logos::themes_using(&logo_secrets, SourceKind::Secret, &secret)
             },
         )

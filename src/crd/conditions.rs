@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::interned::SharedStr;
 
@@ -24,6 +24,7 @@ pub struct Condition {
     /// Human-readable details.
     pub message: SharedStr,
     /// When the status last changed.
+    #[serde(serialize_with = "serialize_time")]
     pub last_transition_time: Time,
     /// Generation of the object the condition was set from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,6 +41,25 @@ impl schemars::JsonSchema for Condition {
             generator,
         )
     }
+}
+
+/// Writes `time` as `Time` does (`2026-01-02T03:04:05Z`), from its fields
+/// rather than through a format string read on every call: each status
+/// write carries up to four of them.
+fn serialize_time<S: Serializer>(time: &Time, serializer: S) -> Result<S::Ok, S::Error> {
+    let t = jiff::tz::TimeZone::UTC.to_datetime(time.0);
+    if !(0..=9999).contains(&t.year()) {
+        return time.serialize(serializer);
+    }
+    serializer.collect_str(&format_args!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    ))
 }
 
 /// Condition saying the remote object exists and matches the manifest.
@@ -311,5 +331,29 @@ mod tests {
             condition(READY, true, "Ready", "ok", Some(1), at(40))
         ));
         assert!(is_true(&conditions, READY));
+    }
+
+    #[test]
+    fn a_condition_time_is_written_as_kubernetes_time_writes_it() {
+        let times = [
+            "2026-01-02T03:04:05Z",
+            "1999-12-31T23:59:59Z",
+            "0987-06-05T04:03:02Z",
+            "9999-12-30T21:59:59Z",
+            "2026-12-05T10:11:12.345678Z",
+        ]
+        .map(|text| text.parse().unwrap());
+        for at in times.into_iter().chain([jiff::Timestamp::MIN]) {
+            let time = Time(at);
+            let text = at.to_string();
+            let mut ours = serde_json::Serializer::new(Vec::new());
+            serialize_time(&time, &mut ours).unwrap();
+            let theirs = serde_json::to_vec(&time).unwrap();
+            assert_eq!(
+                String::from_utf8(ours.into_inner()).unwrap(),
+                String::from_utf8(theirs).unwrap(),
+                "{text}"
+            );
+        }
     }
 }
