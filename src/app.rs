@@ -18,6 +18,7 @@ use kube::runtime::watcher::{self, watcher};
 use kube::{Api, Resource};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::callbacks::{self, CallbackOptions, CallbackServer, ScopeHooks};
@@ -152,7 +153,10 @@ pub async fn run_supervised(
     } else {
         options.namespaces.iter().cloned().map(Some).collect()
     };
-    let shutdown = futures::future::FutureExt::shared(shutdown);
+    // Every consumer is polled again on each of its wake-ups (a controller
+    // on every watch event): a token's future checks one flag, where a
+    // shared copy of `shutdown` polled the signals behind it.
+    let stopping = CancellationToken::new();
     telemetry.health.set(Phase::Syncing);
     let mut tasks = JoinSet::new();
     let mut synced = Vec::new();
@@ -164,7 +168,7 @@ pub async fn run_supervised(
             &shared,
             &telemetry.metrics,
             scope,
-            shutdown.clone(),
+            &stopping,
             hooks,
         );
         callback_scopes.push(callbacks::Scope {
@@ -196,11 +200,11 @@ pub async fn run_supervised(
             shared.snapshots.clone(),
             options.settings.resync,
         );
-        let stop = shutdown.clone();
+        let stop = stopping.clone();
         tasks.spawn(async move {
             tokio::select! {
                 () = warm => {}
-                () = stop => {}
+                () = stop.cancelled() => {}
             }
         });
     }
@@ -213,7 +217,11 @@ pub async fn run_supervised(
             shared.events.clone(),
             telemetry.health.clone(),
         ));
-        let serving = server.serve(receiver, telemetry.metrics.clone(), shutdown.clone());
+        let serving = server.serve(
+            receiver,
+            telemetry.metrics.clone(),
+            stopping.clone().cancelled_owned(),
+        );
         tasks.spawn(async move {
             if let Err(error) = serving.await {
                 tracing::error!(%error, "the callback server stopped");
@@ -223,6 +231,7 @@ pub async fn run_supervised(
     let aborted = tokio::select! {
         () = join_all(&mut tasks) => false,
         () = abort => true,
+        never = cancel_on(shutdown, &stopping) => match never {},
     };
     if !aborted {
         return Ok(Stopped::Shutdown);
@@ -231,6 +240,16 @@ pub async fn run_supervised(
     while tasks.join_next().await.is_some() {}
     tracing::warn!("controllers stopped without finishing in-flight reconciles");
     Ok(Stopped::Aborted)
+}
+
+/// Cancels `stopping` once `shutdown` resolves; never resolves itself.
+async fn cancel_on(
+    shutdown: impl Future<Output = ()>,
+    stopping: &CancellationToken,
+) -> std::convert::Infallible {
+    shutdown.await;
+    stopping.cancel();
+    std::future::pending().await
 }
 
 async fn join_all(tasks: &mut JoinSet<()>) {
@@ -342,7 +361,7 @@ fn controllers(
     shared: &Shared,
     metrics: &Arc<Metrics>,
     namespace: Option<String>,
-    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+    stopping: &CancellationToken,
     callback_hooks: ScopeHooks,
 ) -> ScopeControllers<
     impl Future<Output = ()> + Send + 'static,
@@ -455,7 +474,7 @@ fn controllers(
         .owns_stream(host_url_secret_events)
         .reconcile_on(woken_rooms)
         .reconcile_on(callback_hooks.reconcile_requests)
-        .graceful_shutdown_on(shutdown.clone())
+        .graceful_shutdown_on(stopping.clone().cancelled_owned())
         .run(
             |room: Arc<MeetingRoom>, rooms| {
                 let span = reconcile_span(KIND_ROOM, room.as_ref());
@@ -504,7 +523,7 @@ fn controllers(
                 logos::themes_using(&logo_secrets, SourceKind::Secret, &secret)
             },
         )
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(stopping.clone().cancelled_owned())
         .run(
             |theme: Arc<MeetingTheme>, themes| {
                 let span = reconcile_span(KIND_THEME, theme.as_ref());
