@@ -11,3 +11,4 @@ pub mod meetings;
 pub mod run_args;
 pub mod services;
 pub mod telemetry;
+pub mod utc_text;

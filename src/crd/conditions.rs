@@ -7,6 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::interned::SharedStr;
+use crate::utc_text::{Precision, UtcText};
 
 /// A status condition, encoded exactly as Kubernetes' `metav1.Condition`
 /// (the same schema). Its strings are shared copies: the operator caches
@@ -43,23 +44,13 @@ impl schemars::JsonSchema for Condition {
     }
 }
 
-/// Writes `time` as `Time` does (`2026-01-02T03:04:05Z`), from its fields
-/// rather than through a format string read on every call: each status
-/// write carries up to four of them.
+/// Writes `time` as `Time` does (`2026-01-02T03:04:05Z`) without reading a
+/// format string: each status write carries up to four of them.
 fn serialize_time<S: Serializer>(time: &Time, serializer: S) -> Result<S::Ok, S::Error> {
-    let t = jiff::tz::TimeZone::UTC.to_datetime(time.0);
-    if !(0..=9999).contains(&t.year()) {
-        return time.serialize(serializer);
-    }
-    serializer.collect_str(&format_args!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    ))
+    serializer.collect_str(&UtcText {
+        at: time.0,
+        precision: Precision::Seconds,
+    })
 }
 
 /// Condition saying the remote object exists and matches the manifest.

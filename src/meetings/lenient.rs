@@ -6,27 +6,18 @@ pub mod timestamp {
     use jiff::{Timestamp, civil::Date, tz::TimeZone};
     use serde::{Deserialize, Deserializer, Serializer};
 
-    /// Formats a timestamp the way the service does: `2023-01-24T03:20:38.629Z`
-    /// (fields written directly: no format string is interpreted per call).
+    use crate::utc_text::{Precision, UtcText};
+
+    /// Formats a timestamp the way the service does: `2023-01-24T03:20:38.629Z`.
     pub fn format(ts: &Timestamp) -> String {
-        use std::fmt::Write;
-        let t = TimeZone::UTC.to_datetime(*ts);
-        if !(0..=9999).contains(&t.year()) {
-            return ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        text(ts).to_string()
+    }
+
+    fn text(ts: &Timestamp) -> UtcText {
+        UtcText {
+            at: *ts,
+            precision: Precision::Millis,
         }
-        let mut text = String::with_capacity(24);
-        let _ = write!(
-            text,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.millisecond()
-        );
-        text
     }
 
     /// Parses RFC 3339, or a plain date as midnight UTC.
@@ -40,7 +31,7 @@ pub mod timestamp {
 
     pub fn serialize<S: Serializer>(value: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
         match value {
-            Some(ts) => s.serialize_str(&format(ts)),
+            Some(ts) => s.collect_str(&text(ts)),
             None => s.serialize_none(),
         }
     }
