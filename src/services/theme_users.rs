@@ -86,17 +86,20 @@ impl ThemeUsers {
             return;
         }
         let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
-        match users.relist(event, insert) {
-            Some(Change::Apply(users, room)) => {
-                previous.inspect(|before| remove(users, before));
-                insert(users, room);
-            }
-            Some(Change::Delete(users, room)) => {
-                // Gone, whatever theme it or its state before names.
-                previous.inspect(|before| remove(users, before));
-                remove(users, room);
-            }
-            None => {}
+        let (users, room, present) = match users.relist(event, insert) {
+            Some(Change::Apply(users, room)) => (users, room, true),
+            Some(Change::Delete(users, room)) => (users, room, false),
+            None => return,
+        };
+        // Out of the set its state before names; a deleted room is gone
+        // whatever theme it or that state names.
+        if let Some(before) = previous {
+            remove(users, before);
+        }
+        if present {
+            insert(users, room);
+        } else {
+            remove(users, room);
         }
     }
 }
